@@ -1,0 +1,102 @@
+// Consumer: applies every event of its topics exactly once in effect, in
+// journal order, whatever the live feed loses.
+//
+// How: the consumer's position (the journal sequence up to which every event
+// has been considered) lives in <schema>.consumer_position, and is written in
+// the same transaction as the effects of the events the handler applies. On
+// start it replays from position+1 through the broker's replay endpoint, then
+// follows the live feed. A live event whose sequence is not position+1, or a
+// heartbeat whose head is past the position, means events were lost (slow
+// joiner, high-water mark, reconnect): the consumer replays the gap before
+// applying anything newer. Events at or below the position are duplicates and
+// skipped.
+//
+// The live SUB socket subscribes to every topic ("") and filters in process,
+// because the gap check needs the whole global sequence; replay filters on
+// the broker. See docs/PROTOCOL.md.
+//
+// A handler rejects an event by throwing Rejected: its partial effects are
+// rolled back, the event goes to <schema>.dead_letter with the reason, and
+// the consumer goes on. Any other exception from the handler is treated the
+// same way (recorded with what() as the reason). Database failures are not
+// the handler's: the consumer reconnects and retries the batch.
+//
+// Not thread-safe: run() owns both sockets and the Database on its thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "eck/db.h"
+#include "eck/v1/envelope.pb.h"
+
+namespace eck {
+
+struct Event {
+  std::uint64_t seq = 0;
+  std::uint64_t prev_topic_seq = 0;
+  std::string topic;
+  v1::Envelope envelope;
+  std::string raw;  // envelope bytes as journaled
+};
+
+class Rejected : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ConsumerOptions {
+  std::string name;                    // key in consumer_position; one per daemon role
+  std::vector<std::string> topics;     // topic prefixes, e.g. {"pos.", "catalog."}
+  std::string fanout_endpoint = "tcp://127.0.0.1:5571";
+  std::string replay_endpoint = "tcp://127.0.0.1:5572";
+  std::size_t max_batch = 1000;        // events per transaction at most
+  std::chrono::milliseconds replay_timeout{5000};  // resend a replay request after
+  int rcvhwm = 100000;                 // live feed high-water mark (messages)
+};
+
+struct ConsumerStats {
+  std::uint64_t position = 0;
+  std::uint64_t applied = 0;        // events handed to the handler and committed
+  std::uint64_t dead_lettered = 0;  // since start
+  std::uint64_t gaps = 0;           // gap repairs started
+  std::uint64_t duplicates = 0;     // live events at or below the position
+};
+
+class Consumer {
+ public:
+  // Runs inside the transaction that also stores the position.
+  using Handler = std::function<void(const Event&, pqxx::work&)>;
+
+  // REQUIRES: runtime_migrations() applied to db's schema.
+  Consumer(ConsumerOptions opts, Database& db, Handler handler);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  // Loads the position, connects, catches up, follows live until
+  // keep_going() returns false (checked at least every `tick`). `on_tick` runs
+  // on every loop turn (watchdog pings, stats); it may be empty.
+  void run(const std::function<bool()>& keep_going,
+           const std::function<void()>& on_tick = {},
+           std::chrono::milliseconds tick = std::chrono::milliseconds(200));
+
+  // Processes what is available within `budget` and returns; for tests and
+  // for daemons that interleave other work. Connects on first use.
+  void poll_once(std::chrono::milliseconds budget);
+
+  ConsumerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eck

@@ -1,0 +1,96 @@
+// Publisher: puts events into the broker's journal.
+//
+// Guarantees, for every publish() whose future (or callback) reports an Ack:
+// the event is committed in the journal under Ack::seq. Until then the
+// Publisher keeps trying, always with the same event_id, so the broker's
+// permanent dedupe turns every retry into the original acknowledgement.
+//
+// With a spool (PublisherOptions::spool_path) publish() first writes the
+// event to a local SQLite file (synchronous=FULL) and only then returns, so a
+// till keeps selling while the broker is unreachable, and events still
+// unacknowledged when the process dies are sent again by the next Publisher
+// opened on the same file. SQLite is used because Debian ships it, it is
+// crash-safe by design, and the spool is one small table: no custom log
+// format to get wrong.
+//
+// Thread-safety: publish(), flush() and pending() may be called from any
+// thread. One internal thread owns the DEALER socket.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "eck/v1/envelope.pb.h"
+#include "eck/wire.h"
+
+namespace eck {
+
+struct Ack {
+  std::string event_id;
+  std::uint64_t seq = 0;
+  bool duplicate = false;  // the broker had this event_id already
+};
+
+// The broker refused the event for good (never for UNAVAILABLE: that is retried).
+class PublishError : public std::runtime_error {
+ public:
+  PublishError(std::string event_id, wire::Code code, std::string reason);
+  const std::string& event_id() const { return event_id_; }
+  wire::Code code() const { return code_; }
+  const std::string& reason() const { return reason_; }
+
+ private:
+  std::string event_id_;
+  wire::Code code_;
+  std::string reason_;
+};
+
+struct PublisherOptions {
+  std::string endpoint = "tcp://127.0.0.1:5570";  // broker ingest
+  std::size_t window = 1000;                       // max events sent and not yet answered
+  std::chrono::milliseconds ack_timeout{2000};     // resend when unanswered this long
+  std::chrono::milliseconds retry_backoff{200};    // wait after UNAVAILABLE before resending
+  std::string spool_path;                          // empty: no spool
+  std::string source;                              // Envelope.source when the caller left it empty
+};
+
+class Publisher {
+ public:
+  using Callback = std::function<void(const Ack* ack, const PublishError* err)>;
+
+  // Opens the spool (throws std::runtime_error if it cannot) and starts the
+  // I/O thread; spooled events of an earlier run are queued first.
+  explicit Publisher(PublisherOptions opts);
+  // Stops the I/O thread without waiting for acks: call flush() first to
+  // deliver. Unacked events stay in the spool, if there is one.
+  ~Publisher();
+  Publisher(const Publisher&) = delete;
+  Publisher& operator=(const Publisher&) = delete;
+
+  // Completes the envelope (eck::complete_envelope: event_id, type,
+  // occurred_at, source) and queues it. Throws std::invalid_argument for an
+  // envelope without payload. Without a spool, blocks while `window` events
+  // are in flight and as many again wait (backpressure). The future throws
+  // PublishError on a NACK that is not retryable.
+  std::future<Ack> publish(v1::Envelope env);
+  // Same, reporting through a callback run on the I/O thread (keep it short).
+  // Returns the event_id.
+  std::string publish(v1::Envelope env, Callback cb);
+
+  // Waits until nothing is queued or in flight. False on timeout.
+  bool flush(std::chrono::milliseconds timeout);
+
+  // Events queued or in flight (spooled ones included).
+  std::size_t pending() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace eck

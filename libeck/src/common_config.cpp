@@ -1,0 +1,35 @@
+#include "eck/common_config.h"
+
+#include "eck/log.h"
+
+namespace eck {
+
+std::string read_log_level(config::Section& root) {
+  auto s = root.section("log");
+  std::string level = s.get_string("level", "info");
+  if (!log::valid_level(level))
+    throw config::ConfigError("log.level: '" + level +
+                              "' is not one of trace, debug, info, warn, error, critical, off");
+  return level;
+}
+
+DatabaseOptions read_database(config::Section& root, const std::string& schema,
+                              const std::string& application_name) {
+  auto s = root.section("database");
+  DatabaseOptions o;
+  o.url = s.require_string("url");
+  o.schema = schema;
+  o.application_name = application_name;
+  return o;
+}
+
+BusEndpoints read_bus(config::Section& root) {
+  auto s = root.section("bus");
+  BusEndpoints b;
+  b.ingest = s.get_string("ingest", b.ingest);
+  b.fanout = s.get_string("fanout", b.fanout);
+  b.replay = s.get_string("replay", b.replay);
+  return b;
+}
+
+}  // namespace eck
