@@ -7,6 +7,8 @@
 //                order, and every other sequence in that range did not match;
 //   ready_       those waiting events; apply() commits them in batches
 //                (position = how far the batch covers) and advances stored_.
+// After any database failure the position is read back before the next
+// commit, which settles whether an ambiguous commit happened.
 //
 // Events enter ready_ only in sequence order, from one of two sources:
 //   live   the SUB feed, while each event is exactly considered_ + 1;
@@ -52,8 +54,6 @@ constexpr milliseconds kReplayErrorRetry{1000};
 constexpr milliseconds kDbBackoffMin{100};
 constexpr milliseconds kDbBackoffMax{5000};
 
-const char* const kSavepoint = "eck_consumer_event";
-
 std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
   while (!s.empty() && s.back() == ' ') s.pop_back();
@@ -90,6 +90,7 @@ struct Consumer::Impl {
   struct Pending {
     Event ev;
     std::string undecodable;
+    bool rejected = false;  // dead-lettered by the last attempt to apply it
   };
   enum class Mode { kReplay, kLive };
   enum class BatchOutcome { kCommitted, kHandlerFailed, kPositionMoved };
@@ -503,34 +504,42 @@ struct Consumer::Impl {
 
   // ---- applying -----------------------------------------------------------
 
+  // Commits the next batch (or, with nothing ready, just the position).
+  //
+  // Fast path: the whole batch in one transaction. If the handler fails on
+  // any event, that transaction is rolled back and the batch is redone with
+  // one transaction per event, so only the failing event is dead-lettered
+  // and every other one applies, each with its position. (Savepoints inside
+  // one transaction would be cheaper, but libpqxx 6 aborts a whole
+  // pqxx::work when any statement in it fails, and the handler is promised
+  // a pqxx::work, so pqxx::subtransaction cannot be handed to it either.)
   void apply() {
     if (needs_reload_) {
       needs_reload_ = false;
-      loaded_reload();
+      reload();
       if (Clock::now() < db_retry_at_) return;
     }
     const std::size_t n = std::min(ready_.size(), opts.max_batch);
-    // How far the batch lets the position move: to the last sequence before
-    // the first event it leaves for later, or everything considered.
-    const std::uint64_t through = n < ready_.size() ? ready_[n].ev.seq - 1 : considered_;
-    if (n == 0 && through <= stored_) return;
+    if (n == 0 && considered_ <= stored_) return;
     try {
       pqxx::connection& conn = db.connection();
-      std::size_t dead = 0;
-      auto outcome = run_batch(conn, n, through, /*savepoints=*/false, dead);
-      if (outcome == BatchOutcome::kHandlerFailed)
-        outcome = run_batch(conn, n, through, /*savepoints=*/true, dead);
-      if (outcome == BatchOutcome::kPositionMoved) return;
-      ready_.erase(ready_.begin(), ready_.begin() + static_cast<std::ptrdiff_t>(n));
-      stored_ = through;
-      last_store_ = Clock::now();
+      std::string why;
+      auto outcome = run_batch(conn, n, through(n), why);
+      if (outcome == BatchOutcome::kCommitted) {
+        committed(n, through(n));
+      } else if (outcome == BatchOutcome::kHandlerFailed) {
+        spdlog::debug("consumer {}: batch of {} failed ({}); redoing it event by event", opts.name,
+                      n, why);
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::uint64_t to = through(1);
+          outcome = run_batch(conn, 1, to, why);
+          if (outcome == BatchOutcome::kHandlerFailed) outcome = reject(conn, to, why);
+          if (outcome == BatchOutcome::kPositionMoved) break;
+          committed(1, to);
+        }
+      }
       db_ok();
-      with_stats([&](ConsumerStats& s) {
-        s.applied += n - dead;
-        s.dead_lettered += dead;
-      });
-      set_position_stat();
-      // The replay answer was not read while we were busy here.
+      // The replay socket was not read while we were busy here.
       replay_activity_ = Clock::now();
     } catch (const std::exception& e) {
       if (!detail::is_db_trouble(e)) throw;
@@ -538,92 +547,95 @@ struct Consumer::Impl {
     }
   }
 
-  void loaded_reload() {
-    try {
-      pqxx::work tx(db.connection(), "eck-consumer-reload");
-      auto r = tx.exec_params1("SELECT position FROM consumer_position WHERE consumer = $1",
-                               opts.name);
-      tx.commit();
-      reconcile(r[0].as<std::uint64_t>());
-      db_ok();
-    } catch (const std::exception& e) {
-      if (!detail::is_db_trouble(e)) throw;
-      db_trouble(e);
-    }
+  // How far the position may move once the first n ready events are
+  // applied: to just before the first event left for later, or to
+  // everything considered.
+  std::uint64_t through(std::size_t n) const {
+    return n < ready_.size() ? ready_[n].ev.seq - 1 : considered_;
   }
 
-  // One transaction for the first n ready events. Without savepoints any
-  // handler failure aborts it (kHandlerFailed: run again with savepoints).
-  // With them, a failing event is rolled back alone and dead-lettered.
-  // Database trouble propagates.
-  BatchOutcome run_batch(pqxx::connection& conn, std::size_t n, std::uint64_t through,
-                         bool savepoints, std::size_t& dead) {
-    dead = 0;
-    pqxx::work tx(conn, "eck-consumer");
-    // Locks our row first: a second instance of this consumer waits here
-    // and then sees the position has moved, instead of applying twice.
+  // The first n ready events are committed with the position `to`.
+  void committed(std::size_t n, std::uint64_t to) {
+    std::size_t dead = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!ready_.front().undecodable.empty() || ready_.front().rejected) ++dead;
+      ready_.pop_front();
+    }
+    stored_ = to;
+    last_store_ = Clock::now();
+    with_stats([&](ConsumerStats& s) {
+      s.applied += n - dead;
+      s.dead_lettered += dead;
+    });
+    set_position_stat();
+  }
+
+  // Opens the transaction that will store the position: locks our row
+  // first, so a second instance of this consumer waits here and then sees
+  // that the position moved, instead of applying the same events again.
+  // False (after reconciling) when the row is not where we left it.
+  bool begin(pqxx::work& tx) {
     auto r = tx.exec_params("SELECT position FROM consumer_position WHERE consumer = $1 FOR UPDATE",
                             opts.name);
-    std::uint64_t in_db = r.empty() ? 0 : r[0][0].as<std::uint64_t>();
-    if (r.empty() || in_db != stored_) {
-      tx.abort();
-      if (r.empty()) throw std::runtime_error("consumer " + opts.name + ": position row vanished");
-      reconcile(in_db);
-      return BatchOutcome::kPositionMoved;
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-      const Pending& p = ready_[i];
-      if (!p.undecodable.empty()) {
-        // Savepoint or not: nothing ran for it.
-        dead_letter(tx, p.ev, p.undecodable);
-        ++dead;
-        continue;
-      }
-      if (!savepoints) {
+    if (r.empty()) throw std::runtime_error("consumer " + opts.name + ": position row vanished");
+    const auto in_db = r[0][0].as<std::uint64_t>();
+    if (in_db == stored_) return true;
+    tx.abort();
+    reconcile(in_db);
+    return false;
+  }
+
+  void store(pqxx::work& tx, std::uint64_t to) {
+    tx.exec_params0(
+        "UPDATE consumer_position SET position = $2, updated_at = now() WHERE consumer = $1",
+        opts.name, to);
+    tx.commit();
+  }
+
+  // The first n ready events and the position `to` in one transaction.
+  // kHandlerFailed (with the reason) when the handler threw, or left the
+  // transaction unusable; database trouble propagates.
+  BatchOutcome run_batch(pqxx::connection& conn, std::size_t n, std::uint64_t to,
+                         std::string& why) {
+    pqxx::work tx(conn, "eck-consumer");
+    if (!begin(tx)) return BatchOutcome::kPositionMoved;
+    try {
+      for (std::size_t i = 0; i < n; ++i) {
+        Pending& p = ready_[i];
+        p.rejected = false;
+        if (!p.undecodable.empty()) {
+          dead_letter(tx, p.ev, p.undecodable);  // never reaches the handler
+          continue;
+        }
         try {
           handler(p.ev, tx);
-        } catch (const std::exception& e) {
-          if (detail::is_db_trouble(e)) throw;
-          spdlog::debug("consumer {}: event {} failed ({}); redoing the batch event by event",
-                        opts.name, p.ev.seq, one_line(e.what()));
-          return BatchOutcome::kHandlerFailed;
         } catch (...) {
-          return BatchOutcome::kHandlerFailed;
+          p.rejected = true;
+          throw;
         }
-        continue;
       }
-      tx.exec0(std::string("SAVEPOINT ") + kSavepoint);
-      std::string failure;
-      try {
-        handler(p.ev, tx);
-        // Fails too when the handler swallowed an SQL error: the event's
-        // effects are then unknown, so it is treated as failed.
-        tx.exec0(std::string("RELEASE SAVEPOINT ") + kSavepoint);
-      } catch (const std::exception& e) {
-        if (detail::is_db_trouble(e)) throw;
-        failure = one_line(e.what());
-        if (failure.empty()) failure = "handler threw an exception without a message";
-      } catch (...) {
-        failure = "handler threw a non-standard exception";
-      }
-      if (!failure.empty()) {
-        tx.exec0(std::string("ROLLBACK TO SAVEPOINT ") + kSavepoint);
-        tx.exec0(std::string("RELEASE SAVEPOINT ") + kSavepoint);
-        dead_letter(tx, p.ev, failure);
-        ++dead;
-      }
-    }
-    try {
-      tx.exec_params0(
-          "UPDATE consumer_position SET position = $2, updated_at = now() WHERE consumer = $1",
-          opts.name, through);
-      tx.commit();
+      // Fails too when the handler swallowed an SQL error: libpqxx has then
+      // aborted the transaction, and the batch is redone event by event.
+      store(tx, to);
     } catch (const std::exception& e) {
-      // Without savepoints, a handler that swallowed an SQL error leaves the
-      // transaction aborted and only our UPDATE notices: redo event by event.
-      if (detail::is_db_trouble(e) || savepoints) throw;
+      if (detail::is_db_trouble(e)) throw;
+      why = one_line(e.what());
+      if (why.empty()) why = "handler threw an exception without a message";
+      return BatchOutcome::kHandlerFailed;
+    } catch (...) {
+      why = "handler threw an exception that is not a std::exception";
       return BatchOutcome::kHandlerFailed;
     }
+    return BatchOutcome::kCommitted;
+  }
+
+  // The next ready event failed alone: record it and move past it.
+  BatchOutcome reject(pqxx::connection& conn, std::uint64_t to, const std::string& why) {
+    pqxx::work tx(conn, "eck-consumer-dead-letter");
+    if (!begin(tx)) return BatchOutcome::kPositionMoved;
+    ready_.front().rejected = true;
+    dead_letter(tx, ready_.front().ev, why);
+    store(tx, to);
     return BatchOutcome::kCommitted;
   }
 
