@@ -69,7 +69,7 @@ TEST(Config, IntegersAcceptSignsAndRejectTheRest) {
   EXPECT_EQ(root.get_int("a", 0), -5);
   EXPECT_EQ(root.get_int("b", 0), 7);
   EXPECT_EQ(root.get_int("c", 0), INT64_MAX);
-  for (const char* bad : {"1.5", "0x10", "1_000", "12abc", "\"\"", "9223372036854775808", "- 1",
+  for (const char* bad : {"1.5", "0x10", "1_000", "12abc", "\"\"", "9223372036854775808", "'- 1'",
                           "{a: 1}"}) {
     auto d = Document::load_string(std::string("n: ") + bad + "\n");
     auto r = d.root();
@@ -299,7 +299,7 @@ TEST(Config, TopLevelMustBeAMapping) {
 
 TEST(Config, OneDocumentOnly) {
   EXPECT_EQ(error_of([] { Document::load_string("a: 1\n---\nb: 2\n", "m.yaml"); }),
-            "m.yaml:3: more than one YAML document");
+            "m.yaml:2: more than one YAML document");
 }
 
 // --- garbage: always ConfigError, never a crash or another exception ------------
@@ -364,6 +364,14 @@ TEST(ConfigGarbage, MutatedConfigs) {
   }
 }
 
+TEST(ConfigGarbage, InputsThatHangYamlCppLoadAll) {
+  // yaml-cpp 0.7's LoadAll() never returns on these (jbeder/yaml-cpp#1040).
+  for (const char* text : {",", ", ", ",a", " ,\n", "\t,"}) {
+    const auto msg = error_of([&] { Document::load_string(text, "h.yaml"); });
+    EXPECT_NE(msg.find("h.yaml:1: YAML syntax error"), std::string::npos) << msg;
+  }
+}
+
 TEST(ConfigGarbage, DeeplyNested) {
   EXPECT_FALSE(survive(std::string(100000, '[')));
   EXPECT_FALSE(survive(std::string(100000, '{')));
@@ -400,7 +408,7 @@ TEST(ConfigGarbage, AliasBombIsNotExpanded) {
 
 TEST(ConfigGarbage, OddButValidYaml) {
   EXPECT_FALSE(survive("listen: !!binary aGVsbG8=\nport: !custom 5\n<<: {a: 1}\n"));
-  EXPECT_FALSE(survive("%YAML 1.2\n%TAG ! tag:x,2000:\n--- !x\nport: 1\n"));
+  EXPECT_TRUE(survive("%YAML 1.2\n%TAG ! tag:x,2000:\n--- !x\nport: 1\n"));
   EXPECT_FALSE(survive("%YAML 99999999999999999999.1\n---\na: 1\n"));
   EXPECT_FALSE(survive("port: &p 5\nlisten: *p\nbad: *nope\n"));
   EXPECT_TRUE(survive("port: &p 5\nlisten: *p\n"));

@@ -22,8 +22,10 @@
 #include "eck/db.h"
 #include "eck/events.h"
 #include "eck/migrate.h"
+#include "eck/publisher.h"
 #include "eck/uuid.h"
 #include "eck/wire.h"
+#include "support/broker_process.h"
 #include "support/child_process.h"
 #include "support/test_pg.h"
 
@@ -614,6 +616,114 @@ TEST_F(ConsumerTest, RunStopsWhenAsked) {
   c.run([&] { return ticks < 5; }, [&] { ++ticks; }, 50ms);
   EXPECT_EQ(ticks, 5);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+// ---- against the real broker -------------------------------------------
+
+class ConsumerWithBroker : public ConsumerTest {
+ protected:
+  void SetUp() override {
+    ConsumerTest::SetUp();
+    test::BrokerOptions bo;
+    bo.extra_yaml = "  fanout_hwm: 1000\n";  // the smallest allowed: overflow is easy to cause
+    broker = std::make_unique<test::BrokerProcess>(pg_.url(), bo);
+    broker->start();
+  }
+  ConsumerOptions real(const std::string& name = "test") const {
+    auto o = options(name);
+    o.fanout_endpoint = broker->fanout();
+    o.replay_endpoint = broker->replay();
+    return o;
+  }
+  PublisherOptions pub_options() const {
+    PublisherOptions o;
+    o.endpoint = broker->ingest();
+    o.source = "consumer-test";
+    return o;
+  }
+  // Publishes n products (and an adjustment after each third, which the
+  // consumer must skip); returns the event_ids of the products in order.
+  std::vector<std::string> publish(Publisher& pub, int n, const std::string& tag) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(pub.publish(product(tag + std::to_string(i)), {}));
+      if (i % 3 == 2) pub.publish(adjustment(tag + "adj" + std::to_string(i)), {});
+    }
+    return ids;
+  }
+  std::vector<std::string> applied_ids() {
+    std::vector<std::string> out;
+    pqxx::connection c{pg_.url()};
+    pqxx::work tx(c);
+    for (auto row : tx.exec(std::string("SELECT event_id FROM ") + kSchema + ".applied ORDER BY id"))
+      out.push_back(row[0].as<std::string>());
+    return out;
+  }
+  std::uint64_t journal_head() {
+    return scalar<std::uint64_t>("SELECT coalesce(max(seq), 0) FROM broker.journal");
+  }
+
+  std::unique_ptr<test::BrokerProcess> broker;
+};
+
+TEST_F(ConsumerWithBroker, CatchesUpThenFollowsLiveInOrder) {
+  Publisher pub(pub_options());
+  auto ids = publish(pub, 300, "before");
+  ASSERT_TRUE(pub.flush(30s));
+  Database db(db_options());
+  auto o = real();
+  o.max_batch = 64;
+  Consumer c(o, db, handler());
+  ASSERT_TRUE(pump(c, [&] { return c.stats().position == journal_head(); }, 30s));
+  EXPECT_EQ(applied_ids(), ids);
+
+  // Now live, with the consumer polling while events arrive.
+  std::atomic<bool> done{false};
+  std::vector<std::string> more;
+  std::thread producer([&] {
+    more = publish(pub, 300, "live");
+    pub.flush(30s);
+    done = true;
+  });
+  ASSERT_TRUE(pump(c, [&] { return done && c.stats().position == journal_head(); }, 60s));
+  producer.join();
+  ids.insert(ids.end(), more.begin(), more.end());
+  EXPECT_EQ(applied_ids(), ids);
+  EXPECT_EQ(stored_position(), journal_head());
+}
+
+TEST_F(ConsumerWithBroker, LiveFeedOverflowIsRepairedFromReplay) {
+  Database db(db_options());
+  auto o = real();
+  o.rcvhwm = 10;  // the live feed will drop most of what is published meanwhile
+  Consumer c(o, db, handler());
+  ASSERT_TRUE(pump(c, [&] { return c.stats().position == journal_head(); }));
+  c.poll_once(300ms);
+  Publisher pub(pub_options());
+  // Not polling meanwhile: the broker's and our queues (1000 + 10) overflow.
+  auto ids = publish(pub, 2500, "burst");
+  ASSERT_TRUE(pub.flush(30s));
+  std::this_thread::sleep_for(500ms);
+  ASSERT_TRUE(pump(c, [&] { return c.stats().position == journal_head(); }, 60s));
+  EXPECT_EQ(applied_ids(), ids);
+  EXPECT_GE(c.stats().gaps, 1u);
+}
+
+TEST_F(ConsumerWithBroker, BrokerRestartLosesNothing) {
+  Database db(db_options());
+  Consumer c(real(), db, handler());
+  Publisher pub(pub_options());
+  auto ids = publish(pub, 20, "a");
+  ASSERT_TRUE(pub.flush(30s));
+  ASSERT_TRUE(pump(c, [&] { return c.stats().position == journal_head(); }));
+  broker->kill(SIGKILL);
+  c.poll_once(300ms);  // the consumer notices nothing but silence
+  broker->start();
+  auto more = publish(pub, 20, "b");
+  ASSERT_TRUE(pub.flush(30s));
+  ASSERT_TRUE(pump(c, [&] { return c.stats().position == journal_head(); }, 30s));
+  ids.insert(ids.end(), more.begin(), more.end());
+  EXPECT_EQ(applied_ids(), ids);
 }
 
 }  // namespace

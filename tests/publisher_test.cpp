@@ -15,13 +15,16 @@
 #include <thread>
 #include <vector>
 
+#include <pqxx/pqxx>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
 #include "eck/publisher.h"
 #include "eck/uuid.h"
 #include "eck/wire.h"
+#include "support/broker_process.h"
 #include "support/child_process.h"
+#include "support/test_pg.h"
 
 namespace eck {
 namespace {
@@ -475,6 +478,73 @@ TEST_F(PublisherTest, BrokerComingLateReceivesEverything) {
   ASSERT_TRUE(pub.flush(20s));
   for (auto& f : futures) EXPECT_NO_THROW(f.get());
   EXPECT_EQ(broker.journal().size(), 100u);
+}
+
+// ---- against the real broker -------------------------------------------
+
+class PublisherWithBroker : public ::testing::Test {
+ protected:
+  PublisherOptions options() const {
+    PublisherOptions o;
+    o.endpoint = broker_.ingest();
+    o.source = "publisher-test";
+    return o;
+  }
+  // event_id -> seq, from the journal itself.
+  std::map<std::string, std::uint64_t> journal() {
+    pqxx::connection c{pg_.url()};
+    pqxx::work tx(c);
+    std::map<std::string, std::uint64_t> out;
+    for (auto r : tx.exec("SELECT event_id::text, seq FROM broker.journal"))
+      out.emplace(r[0].as<std::string>(), r[1].as<std::uint64_t>());
+    return out;
+  }
+
+  test::TestDatabase pg_;
+  test::TempDir tmp_{"eck-publisher-test"};
+  test::BrokerProcess broker_{pg_.url()};
+};
+
+TEST_F(PublisherWithBroker, SpoolDeliversEverythingOnceWhenTheBrokerComesBack) {
+  auto o = options();
+  o.spool_path = tmp_.file("till.spool");
+  std::set<std::string> published;
+  {
+    Publisher pub(o);  // the broker is not running
+    for (int i = 0; i < 1000; ++i) published.insert(pub.publish(product(std::to_string(i)), {}));
+  }
+  broker_.start();
+  Publisher pub(o);
+  ASSERT_TRUE(pub.flush(60s)) << pub.pending() << " pending";
+  auto j = journal();
+  EXPECT_EQ(j.size(), 1000u);
+  std::set<std::string> journaled;
+  for (auto& [id, seq] : j) journaled.insert(id);
+  EXPECT_EQ(journaled, published);
+}
+
+TEST_F(PublisherWithBroker, KillingTheBrokerMidStreamLosesAndDuplicatesNothing) {
+  broker_.start();
+  auto o = options();
+  o.ack_timeout = 500ms;
+  Publisher pub(o);
+  std::vector<std::future<Ack>> futures;
+  std::thread killer([&] {
+    std::this_thread::sleep_for(150ms);
+    broker_.kill(SIGKILL);
+    std::this_thread::sleep_for(300ms);
+    broker_.start();
+  });
+  for (int i = 0; i < 3000; ++i) futures.push_back(pub.publish(product(std::to_string(i))));
+  killer.join();
+  ASSERT_TRUE(pub.flush(60s)) << pub.pending() << " pending";
+  auto j = journal();
+  EXPECT_EQ(j.size(), futures.size());
+  for (auto& f : futures) {
+    Ack a = f.get();  // never a PublishError: UNAVAILABLE and silence are retried
+    ASSERT_TRUE(j.count(a.event_id)) << a.event_id << " acknowledged but not journaled";
+    EXPECT_EQ(j.at(a.event_id), a.seq);
+  }
 }
 
 }  // namespace

@@ -15,9 +15,11 @@
 #include <charconv>
 #include <cstring>
 #include <map>
+#include <sstream>
 #include <string>
 #include <utility>
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 namespace eck::config {
@@ -85,6 +87,38 @@ std::string int_expectation(std::int64_t min, std::int64_t max) {
   if (max == INT64_MAX) return "an integer of at least " + std::to_string(min);
   if (min == INT64_MIN) return "an integer of at most " + std::to_string(max);
   return "an integer between " + std::to_string(min) + " and " + std::to_string(max);
+}
+
+// Where each document of the stream starts, at most three of them: enough
+// to tell one document from several, and to catch yaml-cpp 0.7 going round
+// in circles. On some junk (a lone ",") its parser reports a null document
+// without consuming anything, again and again, so YAML::LoadAll never returns
+// (jbeder/yaml-cpp#1040, fixed upstream after 0.8). Two documents starting at
+// the same place are that loop, not a second document.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+std::vector<YAML::Mark> document_starts(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  while (handler.starts.size() < 3 && parser.HandleNextDocument(handler)) {
+  }
+  return handler.starts;
 }
 
 }  // namespace
@@ -272,18 +306,29 @@ Document Document::load_string(std::string_view yaml, std::string name) {
   if (yaml.size() > kMaxFileBytes) {
     throw ConfigError(*file + ": larger than " + std::to_string(kMaxFileBytes) + " bytes");
   }
-  std::vector<YAML::Node> docs;
+  const std::string text(yaml);
+  YAML::Node top;  // undefined: empty file
   try {
-    docs = YAML::LoadAll(std::string(yaml));
+    const std::vector<YAML::Mark> starts = document_starts(text);
+    for (std::size_t i = 1; i < starts.size(); ++i) {
+      if (starts[i].pos == starts[i - 1].pos) {
+        const auto at = static_cast<std::size_t>(starts[i].pos);
+        fail(*file, starts[i],
+             "YAML syntax error: unexpected " +
+                 (at < yaml.size() ? "'" + printable(yaml.substr(at, 1)) + "'"
+                                   : std::string("end of file")));
+      }
+    }
+    if (starts.size() > 1) fail(*file, starts[1], "more than one YAML document");
+    if (!starts.empty()) top = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     // e.mark is where the parser gave up; e.msg is yaml-cpp's reason.
     fail(*file, e.mark, "YAML syntax error: " + e.msg);
+  } catch (const ConfigError&) {
+    throw;
   } catch (const std::exception& e) {
     throw ConfigError(*file + ": cannot parse: " + e.what());
   }
-  YAML::Node top;  // undefined: empty file
-  if (docs.size() > 1) fail(*file, docs[1].Mark(), "more than one YAML document");
-  if (!docs.empty()) top = docs.front();
   if (top.IsDefined() && !top.IsNull() && !top.IsMap()) {
     fail(*file, top.Mark(), "the top level must be a mapping of keys, got " + describe(top));
   }

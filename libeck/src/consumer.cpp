@@ -34,6 +34,7 @@
 #include <zmq_addon.hpp>
 
 #include "db_trouble.h"
+#include "eck/v1/wire.pb.h"
 #include "eck/wire.h"
 #include "replay_client.h"
 
@@ -117,6 +118,7 @@ struct Consumer::Impl {
   Clock::time_point replay_activity_{};
   Clock::time_point replay_not_before_{};
   std::uint64_t hb_head_ = 0;  // highest heartbeat head since the feed was last drained
+  std::string journal_id_;     // from heartbeats
 
   Clock::time_point db_retry_at_{};
   milliseconds db_backoff_ = kDbBackoffMin;
@@ -327,11 +329,18 @@ struct Consumer::Impl {
     }
     const auto topic = f[0].to_string_view();
     if (topic == wire::kHeartbeatTopic) {
-      if (meta->seq < considered_)
-        behind_warn.warn(
-            "consumer {}: the broker's head {} is behind this consumer's position {}; was the "
-            "journal recreated?",
-            opts.name, meta->seq, considered_);
+      // The head is in the meta frame; the payload is read only to notice a
+      // journal that was recreated under us (old heartbeats still queued
+      // after a replay may carry a lower head, so the head cannot tell).
+      v1::Heartbeat hb;
+      if (hb.ParseFromArray(f[2].data(), static_cast<int>(f[2].size())) && !hb.journal_id().empty()) {
+        if (!journal_id_.empty() && hb.journal_id() != journal_id_)
+          behind_warn.warn(
+              "consumer {}: the broker's journal id changed from {} to {}: the journal was "
+              "recreated, and positions stored against the old one no longer mean anything",
+              opts.name, journal_id_, hb.journal_id());
+        journal_id_ = hb.journal_id();
+      }
       hb_head_ = std::max(hb_head_, meta->seq);
       return true;
     }
@@ -541,6 +550,21 @@ struct Consumer::Impl {
       db_ok();
       // The replay socket was not read while we were busy here.
       replay_activity_ = Clock::now();
+    } catch (const std::exception& e) {
+      if (!detail::is_db_trouble(e)) throw;
+      db_trouble(e);
+    }
+  }
+
+  // After database trouble: where the position really is.
+  void reload() {
+    try {
+      pqxx::work tx(db.connection(), "eck-consumer-reload");
+      auto r = tx.exec_params1("SELECT position FROM consumer_position WHERE consumer = $1",
+                               opts.name);
+      tx.commit();
+      reconcile(r[0].as<std::uint64_t>());
+      db_ok();
     } catch (const std::exception& e) {
       if (!detail::is_db_trouble(e)) throw;
       db_trouble(e);

@@ -117,6 +117,8 @@ struct Publisher::Impl {
   std::vector<Result> results;      // answered this turn, completed after the spool delete
   std::vector<std::string> forget;  // spool rows to delete this turn
   RateLimitedWarn bad_reply;
+  std::uint64_t resent_unlogged = 0;
+  Clock::time_point next_resent_log{};
 
   std::thread io;
 
@@ -300,9 +302,14 @@ struct Publisher::Impl {
       e->state = State::kSent;
       set_due(*e, now + opts.ack_timeout);
     }
-    if (timed_out)
-      spdlog::info("publisher: resent {} events unanswered for {} ms", timed_out,
-                   opts.ack_timeout.count());
+    // At most one line a second, however many turns resend.
+    resent_unlogged += timed_out;
+    if (resent_unlogged > 0 && now >= next_resent_log) {
+      spdlog::info("publisher: resent {} events unanswered for {} ms ({} in flight)",
+                   resent_unlogged, opts.ack_timeout.count(), in_flight);
+      resent_unlogged = 0;
+      next_resent_log = now + std::chrono::seconds(1);
+    }
     return true;
   }
 

@@ -15,13 +15,32 @@
 // because the gap check needs the whole global sequence; replay filters on
 // the broker. See docs/PROTOCOL.md.
 //
+// Events are applied in batches of up to max_batch per transaction. If the
+// handler fails on any event of a batch, that transaction is rolled back and
+// the batch is redone with one transaction per event (each also storing the
+// position), so only the failing event is dead-lettered. The handler may
+// therefore run more than once for an event, but only one run commits: keep
+// its effects inside the transaction it is given.
+//
 // A handler rejects an event by throwing Rejected: its partial effects are
 // rolled back, the event goes to <schema>.dead_letter with the reason, and
 // the consumer goes on. Any other exception from the handler is treated the
-// same way (recorded with what() as the reason). Database failures are not
-// the handler's: the consumer reconnects and retries the batch.
+// same way (recorded with what() as the reason), and so is a handler that
+// swallows an SQL error (libpqxx has aborted the transaction by then).
+// Database failures are not the handler's: pqxx::broken_connection, an
+// ambiguous commit, deadlocks and serialization failures (SQLSTATE class
+// 40), server shutdown, out of resources (53, 58). The consumer then
+// resets the Database, backs off (100 ms doubling to 5 s), reads the
+// stored position back (which tells whether an ambiguous commit happened)
+// and retries; it never dead-letters because of the database. Events whose
+// envelope does not decode are dead-lettered without reaching the handler.
 //
-// Not thread-safe: run() owns both sockets and the Database on its thread.
+// Several instances with the same name (a standby daemon) are safe: each
+// batch transaction locks the position row first and gives way when another
+// instance moved it. Only one makes progress at a time.
+//
+// Not thread-safe: run() and poll_once() own both sockets and the Database
+// on the calling thread. stats() may be called from any thread.
 #pragma once
 
 #include <chrono>
@@ -57,12 +76,15 @@ struct ConsumerOptions {
   std::vector<std::string> topics;     // topic prefixes, e.g. {"pos.", "catalog."}
   std::string fanout_endpoint = "tcp://127.0.0.1:5571";
   std::string replay_endpoint = "tcp://127.0.0.1:5572";
-  std::size_t max_batch = 1000;        // events per transaction at most
+  std::size_t max_batch = 1000;        // events per transaction and per replay request at most
   std::chrono::milliseconds replay_timeout{5000};  // resend a replay request after
   int rcvhwm = 100000;                 // live feed high-water mark (messages)
 };
 
 struct ConsumerStats {
+  // Every event up to here has been applied, dead-lettered, or skipped as
+  // not ours (the skipping is stored at the latest a second later, or with
+  // the next batch).
   std::uint64_t position = 0;
   std::uint64_t applied = 0;        // events handed to the handler and committed
   std::uint64_t dead_lettered = 0;  // since start
@@ -82,8 +104,10 @@ class Consumer {
   Consumer& operator=(const Consumer&) = delete;
 
   // Loads the position, connects, catches up, follows live until
-  // keep_going() returns false (checked at least every `tick`). `on_tick` runs
-  // on every loop turn (watchdog pings, stats); it may be empty.
+  // keep_going() returns false (checked at least every `tick`, plus the time
+  // one batch transaction takes). `on_tick` runs on every loop turn
+  // (watchdog pings, stats); it may be empty. Throws only for what retrying
+  // cannot fix, e.g. the runtime tables are missing.
   void run(const std::function<bool()>& keep_going,
            const std::function<void()>& on_tick = {},
            std::chrono::milliseconds tick = std::chrono::milliseconds(200));

@@ -1,0 +1,96 @@
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+
+#include <fmt/format.h>
+#include <google/protobuf/util/time_util.h>
+
+#include "bench.h"
+#include "eck/uuid.h"
+
+namespace eck::bench {
+
+Endpoints read_endpoints(Args& args) {
+  Endpoints e;
+  e.ingest = args.value("--ingest").value_or(e.ingest);
+  e.fanout = args.value("--fanout").value_or(e.fanout);
+  e.replay = args.value("--replay").value_or(e.replay);
+  return e;
+}
+
+void Latencies::sort() {
+  if (!sorted_) std::sort(ns_.begin(), ns_.end());
+  sorted_ = true;
+}
+
+std::int64_t Latencies::percentile_us(double q) {
+  if (ns_.empty()) return 0;
+  sort();
+  auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(ns_.size())));
+  rank = std::clamp<std::size_t>(rank, 1, ns_.size());
+  return ns_[rank - 1] / 1000;
+}
+
+std::int64_t Latencies::max_us() {
+  if (ns_.empty()) return 0;
+  sort();
+  return ns_.back() / 1000;
+}
+
+Summary::Summary(std::string_view scenario) : line_("scenario=" + std::string(scenario)) {}
+
+Summary& Summary::add(std::string_view key, std::string_view value) {
+  line_ += ' ';
+  line_ += key;
+  line_ += '=';
+  line_ += value;
+  return *this;
+}
+
+Summary& Summary::add(std::string_view key, std::int64_t value) { return add(key, std::to_string(value)); }
+Summary& Summary::add(std::string_view key, std::uint64_t value) { return add(key, std::to_string(value)); }
+Summary& Summary::add(std::string_view key, double value, int decimals) {
+  return add(key, fmt::format("{:.{}f}", value, decimals));
+}
+
+void Summary::print() const {
+  std::fputs((line_ + "\n").c_str(), stdout);
+  std::fflush(stdout);
+}
+
+v1::Envelope product_envelope(std::size_t target_bytes, std::string_view sku, std::string_view subject) {
+  v1::Envelope env;
+  env.set_subject(std::string(subject));
+  env.set_event_id(new_uuid_v7());
+  env.set_source("eck-bench");
+  env.set_type("eck.v1.ProductUpserted");
+  *env.mutable_occurred_at() = google::protobuf::util::TimeUtil::GetCurrentTime();
+  auto* p = env.mutable_product_upserted();
+  p->set_sku(std::string(sku));
+  p->set_unit("pcs");
+  // Growing the name also grows up to two length prefixes (the name's and the
+  // payload's), so converge instead of computing: two or three rounds.
+  const auto base = static_cast<long>(env.ByteSizeLong());
+  long len = std::max(0L, static_cast<long>(target_bytes) - base - 3);
+  for (int round = 0; round < 6; ++round) {
+    p->set_name(std::string(static_cast<std::size_t>(len), 'n'));
+    const long diff = static_cast<long>(env.ByteSizeLong()) - static_cast<long>(target_bytes);
+    if (diff == 0 || (diff > 0 && len == 0)) break;
+    len = std::max(0L, len - diff);
+  }
+  return env;
+}
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+double process_cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto s = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+}  // namespace eck::bench
