@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
+#include <zmq.hpp>
 
 #include "bench.h"
 #include "eck/uuid.h"
@@ -15,9 +16,22 @@ namespace eck::bench {
 
 Endpoints read_endpoints(Args& args) {
   Endpoints e;
-  e.ingest = args.value("--ingest").value_or(e.ingest);
-  e.fanout = args.value("--fanout").value_or(e.fanout);
-  e.replay = args.value("--replay").value_or(e.replay);
+  // A malformed endpoint is a command-line error (exit 2), not a failed run:
+  // let ZeroMQ judge it now. connect() needs no peer, so this is offline.
+  zmq::context_t ctx(1);
+  auto read = [&](const std::string& name, std::string& out) {
+    out = args.value(name).value_or(out);
+    zmq::socket_t probe(ctx, zmq::socket_type::dealer);
+    probe.set(zmq::sockopt::linger, 0);
+    try {
+      probe.connect(out);
+    } catch (const zmq::error_t& err) {
+      throw UsageError(name + " '" + out + "': not a ZeroMQ endpoint (" + err.what() + ")");
+    }
+  };
+  read("--ingest", e.ingest);
+  read("--fanout", e.fanout);
+  read("--replay", e.replay);
   return e;
 }
 

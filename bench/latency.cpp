@@ -6,6 +6,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>

@@ -30,7 +30,9 @@ std::variant<Publish, Nack> parse_publish(std::string peer, const std::vector<st
   v1::Envelope env;
   if (body.empty() || !env.ParseFromArray(body.data(), static_cast<int>(body.size())))
     return nack(wire::Code::kBadEnvelope, "envelope does not decode as eck.v1.Envelope");
-  std::string id = is_uuid(env.event_id()) ? normalize_uuid(env.event_id()) : std::string();
+  // A NACK echoes the id as sent, so the publisher can match it even when
+  // the id itself is what is wrong.
+  std::string id = is_uuid(env.event_id()) ? normalize_uuid(env.event_id()) : env.event_id();
   if (topic.empty() || topic[0] == '_')
     return nack(wire::Code::kBadTopic, "topic is empty or reserved (starts with '_')", id);
   if (auto r = validate_event(topic, env)) return nack(r->code, std::move(r->reason), id);

@@ -91,7 +91,7 @@ void ReplayServer::serve(const std::string& peer, const std::vector<zmq::message
     if (first > head) {
       scanned_to = first - 1;
     } else {
-      const std::uint64_t upper = std::min(head, first + kScanWindow - 1);
+      std::uint64_t upper = std::min(head, first + kScanWindow - 1);
       std::string filter;
       for (std::size_t i = 5; i < frames.size(); ++i) {
         if (frames[i].size() == 0) {  // "" matches everything
@@ -101,7 +101,16 @@ void ReplayServer::serve(const std::string& peer, const std::vector<zmq::message
         filter += (filter.empty() ? " AND (" : " OR ");
         filter += "starts_with(topic, " + tx.quote(frames[i].to_string()) + ")";
       }
-      if (!filter.empty()) filter += ")";
+      if (!filter.empty()) {
+        filter += ")";
+        // Walk the primary key in order and stop at the limit; never let a
+        // stale estimate turn this into a sort of the whole window.
+        tx.exec0("SET LOCAL enable_sort = off");
+        tx.exec0("SET LOCAL enable_bitmapscan = off");
+      } else {
+        // The journal has no gaps: without a filter the range is exact.
+        upper = std::min(upper, first + limit - 1);
+      }
       auto res = tx.exec("SELECT seq, topic, prev_topic_seq, envelope FROM journal WHERE seq BETWEEN " +
                          std::to_string(first) + " AND " + std::to_string(upper) + filter +
                          " ORDER BY seq LIMIT " + std::to_string(limit));

@@ -433,6 +433,9 @@ TEST_F(PublisherTest, SpoolSurvivesRestartWithoutBroker) {
   }  // the till is switched off with everything unacknowledged
   ASSERT_EQ(published.size(), 1000u);
 
+  // Long enough that nothing is resent because the peer was slow: each
+  // event must then reach it exactly once.
+  o.ack_timeout = 30s;
   Publisher pub(o);
   EXPECT_EQ(pub.pending(), 1000u);
   FakeIngest broker(endpoint(), [](const auto&) { return FakeIngest::Answer::kAck; });
@@ -465,6 +468,12 @@ TEST_F(PublisherTest, UnopenableSpoolThrows) {
   auto o = options();
   o.spool_path = tmp_.file("no/such/dir/spool");
   EXPECT_THROW(Publisher{o}, std::runtime_error);
+}
+
+TEST_F(PublisherTest, MalformedEndpointThrows) {
+  auto o = options();
+  o.endpoint = "no-such-transport://x";
+  EXPECT_THROW(Publisher{o}, zmq::error_t);
 }
 
 TEST_F(PublisherTest, BrokerComingLateReceivesEverything) {

@@ -45,7 +45,7 @@ struct Input {
   eck::v1::Envelope env;
 };
 
-std::vector<Input> read_input(eck::Args& args) {
+std::vector<Input> read_input(eck::Args& args, const std::string& source) {
   auto type = args.value("--type");
   auto json = args.value("--json");
   auto event_id = args.value("--event-id");
@@ -59,6 +59,7 @@ std::vector<Input> read_input(eck::Args& args) {
       in.env.set_event_id(*event_id);
     }
     if (subject) in.env.set_subject(*subject);
+    eck::complete_envelope(in.env, source);
     out.push_back(std::move(in));
     return out;
   }
@@ -70,7 +71,7 @@ std::vector<Input> read_input(eck::Args& args) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
       Input in{n, type ? eck::envelope_from_payload_json(*type, line) : eck::envelope_from_json(line)};
-      if (!eck::kind_of(in.env)) throw std::invalid_argument("no payload");
+      eck::complete_envelope(in.env, source);
       out.push_back(std::move(in));
     } catch (const std::invalid_argument& e) {
       throw eck::UsageError("stdin line " + std::to_string(n) + ": " + e.what());
@@ -103,13 +104,11 @@ int main(int argc, char** argv) {
     opts.endpoint = args.value("--endpoint").value_or(opts.endpoint);
     opts.source = args.value("--source").value_or("eck-pub");
     opts.spool_path = args.value("--spool").value_or("");
-    timeout = std::chrono::milliseconds(*args.integer("--timeout-ms", 1, 86400000).or_else([] {
-      return std::optional<std::int64_t>(10000);
-    }));
-    inputs = read_input(args);
+    timeout = std::chrono::milliseconds(args.integer("--timeout-ms", 1, 86400000).value_or(10000));
+    inputs = read_input(args, opts.source);
     args.finish();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "eck-pub: %s\n%s", e.what(), kUsage);
+    std::fprintf(stderr, "eck-pub: %s (see eck-pub --help)\n", e.what());
     return 2;
   }
   if (inputs.empty()) {

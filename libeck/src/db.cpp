@@ -30,7 +30,9 @@ bool is_connection_sqlstate(const std::string& state) {
 
 // pqxx messages end in newlines (libpq's); one line reads better in logs.
 std::string one_line(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
+  for (char& c : s) {
+    if (c == '\n' || c == '\t') c = ' ';
+  }
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
 }
@@ -96,12 +98,16 @@ void Database::with_retry(const std::function<void(pqxx::work&)>& fn,
       why = one_line(e.what());
     }
     reset();
-    if (clock::now() + delay > deadline) {
+    const auto now = clock::now();
+    if (now >= deadline) {
       throw pqxx::broken_connection("database unreachable for " +
                                     std::to_string(give_up.count()) + " ms: " + why);
     }
-    spdlog::warn("database connection lost ({}); retrying in {} ms", why, delay.count());
-    std::this_thread::sleep_for(delay);
+    // The last sleep is cut short so the final attempt falls on the deadline.
+    const auto pause = std::min<std::chrono::steady_clock::duration>(delay, deadline - now);
+    spdlog::warn("database connection lost ({}); retrying in {} ms", why,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(pause).count());
+    std::this_thread::sleep_for(pause);
     delay = std::min(delay * 2, std::chrono::milliseconds(2000));
   }
 }

@@ -53,6 +53,8 @@ std::string complete_envelope(v1::Envelope& env, std::string_view default_source
   const EventKind* kind = kind_of(env);
   if (!kind) throw std::invalid_argument("envelope has no payload");
   if (env.event_id().empty()) env.set_event_id(new_uuid_v7());
+  else if (!is_uuid(env.event_id()))
+    throw std::invalid_argument("event_id '" + env.event_id().substr(0, 64) + "' is not a UUID");
   if (env.type().empty()) env.set_type(kind->type);
   if (!env.has_occurred_at()) *env.mutable_occurred_at() = pb::util::TimeUtil::GetCurrentTime();
   if (env.source().empty() && !default_source.empty()) env.set_source(std::string(default_source));

@@ -97,6 +97,7 @@ struct Publisher::Impl {
   PublisherOptions opts;
   std::unique_ptr<detail::Spool> spool;
   zmq::context_t ctx{1};
+  zmq::socket_t socket;  // the DEALER; the I/O thread's alone once it runs
   int wake_fd = -1;
 
   // Shared with callers, under mu.
@@ -125,8 +126,7 @@ struct Publisher::Impl {
   explicit Impl(PublisherOptions o) : opts(std::move(o)) {
     if (opts.window == 0) opts.window = 1;
     if (!opts.spool_path.empty()) spool = std::make_unique<detail::Spool>(opts.spool_path);
-    wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (wake_fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+    socket = make_socket(ctx, opts);
     if (spool) {
       auto old = spool->load();
       if (!old.empty())
@@ -135,6 +135,9 @@ struct Publisher::Impl {
         inbox.push_back(Item{std::move(e.event_id), std::move(e.topic), std::move(e.envelope), {}});
       pending = inbox.size();
     }
+    // Last of what can throw: nothing else would close it.
+    wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
     io = std::thread([this] { run(); });
   }
 
@@ -190,7 +193,11 @@ struct Publisher::Impl {
 
   // ---- I/O thread -------------------------------------------------------
 
-  void run() {
+  // Made and connected on the constructing thread, so that a malformed
+  // endpoint throws from the constructor; from then on only the I/O thread
+  // touches it (starting the thread is the memory barrier ZeroMQ asks for
+  // when a socket changes threads).
+  static zmq::socket_t make_socket(zmq::context_t& ctx, const PublisherOptions& opts) {
     zmq::socket_t sock(ctx, zmq::socket_type::dealer);
     sock.set(zmq::sockopt::linger, 0);
     // Nothing is queued for a peer that is not connected: the send fails with
@@ -204,14 +211,31 @@ struct Publisher::Impl {
     const int hwm = static_cast<int>(std::min<std::size_t>(opts.window * 2 + 16, 1 << 20));
     sock.set(zmq::sockopt::sndhwm, hwm);
     sock.set(zmq::sockopt::rcvhwm, hwm);
-    try {
-      sock.connect(opts.endpoint);
-    } catch (const zmq::error_t& e) {
-      // A bad endpoint is a configuration error; keep running so that
-      // flush() times out instead of hanging, and the spool keeps the events.
-      spdlog::error("publisher: cannot connect to '{}': {}", opts.endpoint, e.what());
-    }
+    sock.connect(opts.endpoint);
+    return sock;
+  }
 
+  void run() {
+    while (!turn_loop()) {
+    }
+  }
+
+  // The I/O loop; true when stopping. Anything unexpected is logged and the
+  // loop goes on: a dead I/O thread would leave every publish() unanswered.
+  bool turn_loop() {
+    try {
+      loop();
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::error("publisher: I/O thread: {}; continuing", e.what());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::lock_guard lock(mu);
+    return stopping;
+  }
+
+  void loop() {
+    zmq::socket_t& sock = socket;
     for (;;) {
       {
         std::lock_guard lock(mu);

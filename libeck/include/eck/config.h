@@ -9,6 +9,16 @@
 //   std::string url = db.get_string("url", "postgresql:///eck");
 //   root.finish();                                // throws ConfigError on unknown keys
 //
+// Errors read "<file>:<line>: <what>", for example
+//   broker.yaml:7: unknown key 'prot' in section 'database'
+//   broker.yaml:3: key 'port' in section 'ingest': expected an integer between
+//     1 and 65535, got 'abc'
+// Values are strict: a key given with no value ("url:") is an error, not its
+// default (leave the key out for that; an empty section is fine); booleans
+// are true/false only (not yes/no/on/off); integers are plain decimal.
+// Duplicate keys and non-string keys are errors; files over 1 MiB and
+// multi-document streams are refused.
+//
 // Not thread-safe; configuration is read once, at start-up (and on SIGHUP).
 #pragma once
 
@@ -34,7 +44,8 @@ class Document;
 class Section {
  public:
   // A nested mapping; an absent key yields an empty section whose getters
-  // return their defaults. Throws when the key exists but is not a mapping.
+  // return their defaults. Throws when the key exists but is not a mapping,
+  // or when the mapping repeats a key. Asking twice returns the same section.
   Section section(std::string_view key);
 
   std::string get_string(std::string_view key, std::string_view def);
@@ -44,6 +55,7 @@ class Section {
   std::vector<std::string> get_string_list(std::string_view key, std::vector<std::string> def);
   // Throws ConfigError when the key is absent.
   std::string require_string(std::string_view key);
+  // Whether the key is present; does not claim it.
   bool has(std::string_view key) const;
 
   // Throws ConfigError for the first key (depth first, in file order) that no

@@ -97,7 +97,9 @@ class Consumer {
   // Runs inside the transaction that also stores the position.
   using Handler = std::function<void(const Event&, pqxx::work&)>;
 
-  // REQUIRES: runtime_migrations() applied to db's schema.
+  // REQUIRES: runtime_migrations() applied to db's schema; db outlives the
+  // Consumer. Throws std::invalid_argument for an empty name or handler.
+  // Connects nothing yet: the first run() or poll_once() does.
   Consumer(ConsumerOptions opts, Database& db, Handler handler);
   ~Consumer();
   Consumer(const Consumer&) = delete;

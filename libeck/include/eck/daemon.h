@@ -23,14 +23,16 @@ namespace eck {
 
 struct CommandLine {
   std::string program;              // "eck-broker"
-  std::string config_path;          // --config PATH, default /etc/eck/<short>.yaml
+  std::string config_path;          // --config PATH | --config=PATH | -c PATH
   bool check_config = false;        // --check-config
   std::vector<std::string> args;    // positional arguments (subcommands)
 };
 
 // Handles --version (prints "<program> <version>" and exits 0) and --help
 // (prints usage and exits 0). Unknown options print a clear error and the
-// usage to stderr and exit 2. `default_config` is used when --config is absent.
+// usage to stderr and exit 2, as do a missing or empty --config value and
+// --config given twice. "--" ends the options; "-" is a positional.
+// `default_config` is used when --config is absent.
 CommandLine parse_command_line(int argc, char** argv, std::string_view program,
                                std::string_view usage, std::string_view default_config);
 
@@ -43,7 +45,9 @@ const char* version();
 // Construct it in main() before starting any thread: it blocks SIGTERM,
 // SIGINT and SIGHUP in the calling thread (threads started later inherit the
 // mask) and delivers them through signal_fd(), which a zmq poll loop can
-// watch. Not copyable; one per process.
+// watch. Not copyable; one per process. The signals stay blocked after
+// destruction, so a second SIGTERM cannot kill the process half way through
+// its shutdown. Throws std::system_error when signalfd cannot be set up.
 class Runtime {
  public:
   Runtime();

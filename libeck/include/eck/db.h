@@ -3,6 +3,11 @@
 //
 // Every daemon works in its own schema: after (re)connecting, Database sets
 // search_path to that schema, so daemon SQL names its tables unqualified.
+//
+// libpqxx 6.4's own silent reactivation is switched off on every connection
+// (it would come back without the search_path): a break always surfaces as
+// pqxx::broken_connection, and reset() + connection() builds a fresh session.
+// A connection that broke while idle is only noticed when next used.
 #pragma once
 
 #include <chrono>
@@ -37,8 +42,10 @@ class Database {
 
   bool connected() const;
 
-  // Runs fn(tx) in a transaction and commits. On pqxx::broken_connection it
-  // resets and retries until it succeeds or `give_up` has passed, sleeping
+  // Runs fn(tx) in a transaction and commits. On pqxx::broken_connection,
+  // pqxx::in_doubt_error, or an SQL error that means the session is gone
+  // (SQLSTATE 08xxx, 57P01-57P03) it resets and retries until it succeeds or
+  // `give_up` has passed (then throws pqxx::broken_connection), sleeping
   // with backoff (100 ms doubling to 2 s). Other exceptions propagate.
   // Use only for idempotent work: a commit whose outcome is unknown is
   // retried.
@@ -52,7 +59,9 @@ class Database {
   std::unique_ptr<pqxx::connection> conn_;
 };
 
-// Quotes an identifier for SQL text ("schema" names and the like).
+// Quotes an identifier for SQL text ("schema" names and the like): always
+// double-quoted, embedded quotes doubled. Throws std::invalid_argument for an
+// empty name or one containing a NUL byte.
 std::string quote_ident(const std::string& name);
 
 }  // namespace eck

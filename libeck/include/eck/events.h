@@ -36,7 +36,7 @@ const EventKind* kind_of(const v1::Envelope& env);
 // Fills the attributes a producer may leave out: event_id (new UUIDv7),
 // type (from the payload), occurred_at (now), source (when empty and
 // default_source is given). Returns the topic. Throws std::invalid_argument
-// when the envelope has no payload.
+// when the envelope has no payload or an event_id that is not a UUID.
 std::string complete_envelope(v1::Envelope& env, std::string_view default_source = {});
 
 // Why the envelope may not be published on the topic, or nullopt when it

@@ -11,8 +11,15 @@
 //   the schema (PostgreSQL DDL is transactional: a failing file leaves no
 //   trace and the error names it);
 // - refuses to go on (MigrationError naming the file) when an applied file's
-//   checksum differs from the one recorded, or when the database has a
-//   version this binary does not know (a newer binary ran before).
+//   checksum differs from the one recorded, when the database has a
+//   version this binary does not know (a newer binary ran before), or when a
+//   file numbered below an applied one was never applied. These checks run
+//   before anything is applied.
+//
+// The schema is created only when it does not exist: in production ops
+// provision it, owned by the daemon's role, and that role has no CREATE on
+// the database. The advisory lock key is the first 8 bytes of
+// sha256("eck.migrate." + schema).
 #pragma once
 
 #include <filesystem>
@@ -31,7 +38,9 @@ struct Migration {
 };
 
 struct MigrationSet {
-  std::string component;            // "eck" for the library's tables, else the schema
+  // Key of these files in schema_migrations: the directory under schema/
+  // ("common" for the library's tables, else the daemon's schema name).
+  std::string component;
   std::vector<Migration> migrations;  // ascending versions
 };
 
@@ -44,7 +53,10 @@ class MigrationError : public std::runtime_error {
 // MigrationError on a malformed name or duplicate version.
 std::vector<Migration> load_migrations(const std::filesystem::path& dir);
 
-// Applies sets in order. Returns how many files were applied now.
+// Applies sets in order on `conn` (no transaction may be open on it).
+// Returns how many files were applied now. Throws MigrationError for the
+// refusals above and for a failing file (named in the message);
+// pqxx::broken_connection when the connection breaks.
 int migrate(pqxx::connection& conn, const std::string& schema,
             const std::vector<MigrationSet>& sets);
 

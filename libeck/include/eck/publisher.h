@@ -78,8 +78,9 @@ class Publisher {
  public:
   using Callback = std::function<void(const Ack* ack, const PublishError* err)>;
 
-  // Opens the spool (throws std::runtime_error if it cannot) and starts the
-  // I/O thread; spooled events of an earlier run are sent first, in their
+  // Opens the spool (throws std::runtime_error if it cannot), connects
+  // (throws zmq::error_t for a malformed endpoint; an unreachable broker is
+  // fine) and starts the I/O thread; spooled events of an earlier run are sent first, in their
   // original order. Nobody is told about their answers (their publisher is
   // gone): acks are silent, final NACKs are logged as errors.
   explicit Publisher(PublisherOptions opts);
