@@ -1,5 +1,9 @@
 // The real eck-broker binary, spoken to with raw ZeroMQ sockets exactly as
 // docs/PROTOCOL.md describes, against a real PostgreSQL.
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -286,6 +290,43 @@ TEST_F(BrokerTest, AStandbyBrokerWaitsForTheWriterLockAndTakesOver) {
   t.join();  // the standby became the writer and sent READY
   Client c2(ctx_, standby.ingest());
   EXPECT_EQ(seq_of(c2.publish("catalog.ProductUpserted", product(new_uuid_v7()))), 2u);
+}
+
+// A broken config file stops the broker before it touches anything, with the
+// file, line and key named; --check-config says the same without starting.
+TEST(BrokerConfig, BadFilesAreRefusedWithFileLineAndKey) {
+  test::TempDir dir;
+  auto run = [&](const std::string& yaml, std::vector<std::string> extra = {}) {
+    std::ofstream(dir.file("b.yaml")) << yaml;
+    std::vector<std::string> args{"--config", dir.file("b.yaml")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    test::ChildProcess p(test::build_dir() + "/broker/eck-broker", args, dir.file("out.log"));
+    auto st = p.wait_exit(std::chrono::seconds(20));
+    EXPECT_TRUE(st && WIFEXITED(*st)) << p.log_contents();
+    std::string log = p.log_contents();
+    std::remove(dir.file("out.log").c_str());
+    return std::make_pair(st && WIFEXITED(*st) ? WEXITSTATUS(*st) : -1, log);
+  };
+  const std::string ok = "database:\n  url: \"postgresql:///x\"\n";
+  auto [rc, out] = run(ok + "broker:\n  ingest: \"tcp://127.0.0.1:1\"\n  ingset: 5\n", {"--check-config"});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(out.find("b.yaml:5"), std::string::npos) << out;
+  EXPECT_NE(out.find("ingset"), std::string::npos) << out;
+  std::tie(rc, out) = run(ok + "broker:\n  heartbeat_ms: fast\n");
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(out.find("heartbeat_ms"), std::string::npos) << out;
+  std::tie(rc, out) = run("database: [unclosed\n", {"--check-config"});
+  EXPECT_EQ(rc, 2) << out;
+  std::tie(rc, out) = run("log:\n  level: loud\n" + ok, {"--check-config"});
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(out.find("loud"), std::string::npos) << out;
+  std::tie(rc, out) = run(std::string("\x01\xff\xfe garbage \x00", 14), {"--check-config"});
+  EXPECT_EQ(rc, 2) << out;
+  std::tie(rc, out) = run(ok, {"--check-config"});
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("OK"), std::string::npos) << out;
+  std::tie(rc, out) = run(ok, {"--no-such-flag"});
+  EXPECT_EQ(rc, 2) << out;
 }
 
 }  // namespace
