@@ -124,6 +124,20 @@ TEST(Config, RangesAreChecked) {
   EXPECT_EQ(root.get_int("s", 0, 11, 11), 11);
 }
 
+TEST(Config, ChoicesTakeOnlyTheListedWords) {
+  auto doc = Document::load_string("log:\n  level: warn\nother:\n  level: loud\n", "c.yaml");
+  auto root = doc.root();
+  EXPECT_EQ(root.section("log").get_choice("level", "info", {"info", "warn"}), "warn");
+  EXPECT_EQ(root.section("log").get_choice("absent", "info", {"info", "warn"}), "info");
+  try {
+    root.section("other").get_choice("level", "info", {"info", "warn"});
+    FAIL() << "accepted a word not in the list";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("c.yaml:4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("one of info, warn"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Config, BoolsTakeOnlyTrueAndFalse) {
   auto doc = Document::load_string("a: true\nb: False\nc: on\nd: 1\n");
   auto root = doc.root();

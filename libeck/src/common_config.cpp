@@ -1,16 +1,11 @@
 #include "eck/common_config.h"
 
-#include "eck/log.h"
 
 namespace eck {
 
 std::string read_log_level(config::Section& root) {
   auto s = root.section("log");
-  std::string level = s.get_string("level", "info");
-  if (!log::valid_level(level))
-    throw config::ConfigError("log.level: '" + level +
-                              "' is not one of trace, debug, info, warn, error, critical, off");
-  return level;
+  return s.get_choice("level", "info", {"trace", "debug", "info", "warn", "error", "critical", "off"});
 }
 
 DatabaseOptions read_database(config::Section& root, const std::string& schema,

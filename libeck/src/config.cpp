@@ -225,6 +225,18 @@ std::int64_t Section::get_int(std::string_view key, std::int64_t def, std::int64
   return v;
 }
 
+std::string Section::get_choice(std::string_view key, std::string_view def,
+                               const std::vector<std::string>& allowed) {
+  Impl::Entry* e = impl_->claim(key);
+  if (!e) return std::string(def);
+  if (e->value.IsScalar())
+    for (const auto& a : allowed)
+      if (e->value.Scalar() == a) return a;
+  std::string expected = "one of";
+  for (std::size_t i = 0; i < allowed.size(); ++i) expected += (i ? ", " : " ") + allowed[i];
+  impl_->fail_value(*e, expected);
+}
+
 bool Section::get_bool(std::string_view key, bool def) {
   Impl::Entry* e = impl_->claim(key);
   if (!e) return def;

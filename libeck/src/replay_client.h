@@ -1,5 +1,6 @@
 // ReplayClient: the client side of the broker's replay dialogue (see
-// eck/wire.h and docs/PROTOCOL.md). Internal to libeck; the Consumer owns one.
+// eck/wire.h and docs/PROTOCOL.md). Internal to libeck: eck::Follower
+// (eck/follower.h) owns one and is the public face of replay.
 //
 // It owns the DEALER socket and knows which request is current: every
 // request gets a fresh request_id, and replies carrying another one (answers

@@ -23,7 +23,7 @@ struct BusEndpoints {
   std::string replay = "tcp://127.0.0.1:5572";
 };
 
-// Throws config::ConfigError for a level log::init would refuse.
+// Throws config::ConfigError (file, line, key) for a level log::init would refuse.
 std::string read_log_level(config::Section& root);
 DatabaseOptions read_database(config::Section& root, const std::string& schema,
                               const std::string& application_name);

@@ -52,6 +52,9 @@ class Section {
   std::int64_t get_int(std::string_view key, std::int64_t def,
                        std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX);
   bool get_bool(std::string_view key, bool def);
+  // A string that must be one of `allowed` (an enumeration, e.g. log levels).
+  std::string get_choice(std::string_view key, std::string_view def,
+                         const std::vector<std::string>& allowed);
   std::vector<std::string> get_string_list(std::string_view key, std::vector<std::string> def);
   // Throws ConfigError when the key is absent.
   std::string require_string(std::string_view key);

@@ -11,9 +11,10 @@
 // applying anything newer. Events at or below the position are duplicates and
 // skipped.
 //
-// The live SUB socket subscribes to every topic ("") and filters in process,
-// because the gap check needs the whole global sequence; replay filters on
-// the broker. See docs/PROTOCOL.md.
+// The following itself (replay, live feed, gap repair) is an eck::Follower
+// (eck/follower.h): the live SUB socket subscribes to every topic ("") and
+// filters in process, because the gap check needs the whole global sequence;
+// replay filters on the broker. See docs/PROTOCOL.md.
 //
 // Events are applied in batches of up to max_batch per transaction. If the
 // handler fails on any event of a batch, that transaction is rolled back and
@@ -54,17 +55,10 @@
 #include <pqxx/pqxx>
 
 #include "eck/db.h"
+#include "eck/follower.h"  // Event
 #include "eck/v1/envelope.pb.h"
 
 namespace eck {
-
-struct Event {
-  std::uint64_t seq = 0;
-  std::uint64_t prev_topic_seq = 0;
-  std::string topic;
-  v1::Envelope envelope;
-  std::string raw;  // envelope bytes as journaled
-};
 
 class Rejected : public std::runtime_error {
  public:
