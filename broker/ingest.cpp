@@ -24,15 +24,18 @@ std::variant<Publish, Nack> parse_publish(std::string peer, const std::vector<st
                                             std::to_string(frames.size()));
   const std::string_view topic = frames[2];
   const std::string_view body = frames[3];
-  if (body.size() > max_event_bytes)
-    return nack(wire::Code::kTooLarge, "envelope is " + std::to_string(body.size()) +
-                                           " bytes; the limit is " + std::to_string(max_event_bytes));
+  // Decoded before the size check: a NACK echoes the id as sent, so the
+  // publisher can match it even when the id or the size is what is wrong.
+  // (ZMQ_MAXMSGSIZE bounds what can arrive here.)
   v1::Envelope env;
   if (body.empty() || !env.ParseFromArray(body.data(), static_cast<int>(body.size())))
     return nack(wire::Code::kBadEnvelope, "envelope does not decode as eck.v1.Envelope");
-  // A NACK echoes the id as sent, so the publisher can match it even when
-  // the id itself is what is wrong.
   std::string id = is_uuid(env.event_id()) ? normalize_uuid(env.event_id()) : env.event_id();
+  if (body.size() > max_event_bytes)
+    return nack(wire::Code::kTooLarge,
+                "envelope is " + std::to_string(body.size()) + " bytes; the limit is " +
+                    std::to_string(max_event_bytes),
+                id);
   if (topic.empty() || topic[0] == '_')
     return nack(wire::Code::kBadTopic, "topic is empty or reserved (starts with '_')", id);
   if (auto r = validate_event(topic, env)) return nack(r->code, std::move(r->reason), id);

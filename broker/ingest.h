@@ -20,7 +20,7 @@ struct Nack {
 };
 
 // `frames` excludes the ROUTER identity frame. Checks, in order: version
-// frame, command, frame count, size limit, envelope decodes, reserved topic,
+// frame, command, frame count, envelope decodes, size limit, reserved topic,
 // then eck::validate_event (UUID, topic matches payload, type).
 std::variant<Publish, Nack> parse_publish(std::string peer, const std::vector<std::string_view>& frames,
                                           std::size_t max_event_bytes);

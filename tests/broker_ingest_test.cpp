@@ -44,8 +44,12 @@ TEST(BrokerIngest, RejectsEachKindOfGarbageWithItsCode) {
   EXPECT_EQ(code_of(parse({"ECK1", "SUB", "catalog.ProductUpserted", env})), wire::Code::kBadCommand);
   EXPECT_EQ(code_of(parse({"ECK1", "PUB", "catalog.ProductUpserted"})), wire::Code::kBadFrames);
   EXPECT_EQ(code_of(parse({"ECK1", "PUB", "catalog.ProductUpserted", env, "extra"})), wire::Code::kBadFrames);
-  EXPECT_EQ(code_of(parse({"ECK1", "PUB", "catalog.ProductUpserted", std::string(2000, 'x')})),
-            wire::Code::kTooLarge);
+  v1::Envelope big;
+  big.set_event_id(new_uuid_v7());
+  big.mutable_product_upserted()->set_name(std::string(2000, 'x'));
+  auto too_large = parse({"ECK1", "PUB", "catalog.ProductUpserted", big.SerializeAsString()});
+  EXPECT_EQ(code_of(too_large), wire::Code::kTooLarge);
+  EXPECT_EQ(std::get<Nack>(too_large).event_id, big.event_id()) << "the publisher must be able to match it";
   EXPECT_EQ(code_of(parse({"ECK1", "PUB", "catalog.ProductUpserted", ""})), wire::Code::kBadEnvelope);
   EXPECT_EQ(code_of(parse({"ECK1", "PUB", "catalog.ProductUpserted", "\xff\xff\xff\xff"})),
             wire::Code::kBadEnvelope);
