@@ -25,6 +25,7 @@
 #include "eck/publisher.h"
 #include "eck/uuid.h"
 #include "eck/wire.h"
+#include "support/sample_events.h"
 #include "support/broker_process.h"
 #include "support/child_process.h"
 #include "support/scripted_broker.h"
@@ -33,23 +34,13 @@
 namespace eck {
 namespace {
 
+v1::Envelope product(const std::string& sku) { return test::product(sku, "consumer-test"); }
+v1::Envelope adjustment(const std::string& id) { return test::adjustment(id, "consumer-test"); }
+
+
 using namespace std::chrono_literals;
 using test::ScriptedBroker;
 using Frames = ScriptedBroker::Frames;
-
-v1::Envelope product(const std::string& sku) {
-  v1::Envelope env;
-  env.mutable_product_upserted()->set_sku(sku);
-  complete_envelope(env, "consumer-test");
-  return env;
-}
-
-v1::Envelope adjustment(const std::string& id) {
-  v1::Envelope env;
-  env.mutable_stock_adjusted()->set_adjustment_id(id);
-  complete_envelope(env, "consumer-test");
-  return env;
-}
 
 
 constexpr const char* kSchema = "consumer_t";

@@ -20,6 +20,7 @@
 
 #include "eck/events.h"
 #include "eck/publisher.h"
+#include "support/sample_events.h"
 #include "support/broker_process.h"
 #include "support/child_process.h"
 #include "support/scripted_broker.h"
@@ -28,25 +29,15 @@
 namespace eck {
 namespace {
 
+v1::Envelope product(const std::string& sku) { return test::product(sku, "tap-test"); }
+v1::Envelope adjustment(const std::string& id) { return test::adjustment(id, "tap-test"); }
+
+
 using namespace std::chrono_literals;
 using google::protobuf::Struct;
 using google::protobuf::Value;
 
 std::string tap_binary() { return test::build_dir() + "/tools/eck-tap"; }
-
-v1::Envelope product(const std::string& sku) {
-  v1::Envelope env;
-  env.mutable_product_upserted()->set_sku(sku);
-  complete_envelope(env, "tap-test");
-  return env;
-}
-
-v1::Envelope adjustment(const std::string& id) {
-  v1::Envelope env;
-  env.mutable_stock_adjusted()->set_adjustment_id(id);
-  complete_envelope(env, "tap-test");
-  return env;
-}
 
 Struct parse(const std::string& line) {
   Struct s;

@@ -18,6 +18,7 @@
 #include "eck/publisher.h"
 #include "eck/v1/wire.pb.h"
 #include "eck/wire.h"
+#include "support/sample_events.h"
 #include "support/broker_process.h"
 #include "support/child_process.h"
 #include "support/scripted_broker.h"
@@ -26,23 +27,13 @@
 namespace eck {
 namespace {
 
+v1::Envelope product(const std::string& sku) { return test::product(sku, "follower-test"); }
+v1::Envelope adjustment(const std::string& id) { return test::adjustment(id, "follower-test"); }
+
+
 using namespace std::chrono_literals;
 using test::ScriptedBroker;
 using Seqs = std::vector<std::uint64_t>;
-
-v1::Envelope product(const std::string& sku) {
-  v1::Envelope env;
-  env.mutable_product_upserted()->set_sku(sku);
-  complete_envelope(env, "follower-test");
-  return env;
-}
-
-v1::Envelope adjustment(const std::string& id) {
-  v1::Envelope env;
-  env.mutable_stock_adjusted()->set_adjustment_id(id);
-  complete_envelope(env, "follower-test");
-  return env;
-}
 
 Seqs range(std::uint64_t a, std::uint64_t b) {
   Seqs v;

@@ -23,12 +23,17 @@
 #include "eck/outbox.h"
 #include "eck/uuid.h"
 #include "eck/wire.h"
+#include "support/sample_events.h"
 #include "support/broker_process.h"
 #include "support/child_process.h"
 #include "support/test_pg.h"
 
 namespace eck {
 namespace {
+
+using test::adjustment;
+using test::product;
+
 
 using namespace std::chrono_literals;
 
@@ -117,18 +122,6 @@ class FakeIngest {
 };
 
 constexpr const char* kSchema = "outbox_t";
-
-v1::Envelope product(const std::string& sku) {
-  v1::Envelope env;
-  env.mutable_product_upserted()->set_sku(sku);
-  return env;
-}
-
-v1::Envelope adjustment(const std::string& id) {
-  v1::Envelope env;
-  env.mutable_stock_adjusted()->set_adjustment_id(id);
-  return env;
-}
 
 class OutboxTest : public ::testing::Test {
  protected:

@@ -33,6 +33,7 @@
 #include "eck/v1/wire.pb.h"
 #include "eck/wire.h"
 #include "replay_client.h"
+#include "throttled_warn.h"
 
 namespace eck {
 
@@ -49,27 +50,7 @@ constexpr milliseconds kReplayErrorRetry{1000};
 // and still a positive bigint for a broker that stores it as one.
 constexpr std::uint64_t kBeyondAnyHead = std::numeric_limits<std::int64_t>::max();
 
-// A warning that repeats only every so often: a confused peer must not flood
-// the journal.
-class Throttled {
- public:
-  explicit Throttled(milliseconds every) : every_(every) {}
-  template <typename... Args>
-  void warn(spdlog::format_string_t<Args...> fmt, Args&&... args) {
-    auto now = Clock::now();
-    ++suppressed_;
-    if (now < next_) return;
-    next_ = now + every_;
-    if (suppressed_ > 1) spdlog::warn("follower: ({} similar warnings)", suppressed_ - 1);
-    suppressed_ = 0;
-    spdlog::warn(fmt, std::forward<Args>(args)...);
-  }
-
- private:
-  milliseconds every_;
-  Clock::time_point next_{};
-  std::uint64_t suppressed_ = 0;
-};
+using detail::ThrottledWarn;
 
 }  // namespace
 
@@ -98,8 +79,8 @@ struct Follower::Impl {
   // Room left in the current poll() call.
   std::size_t room_ = 0;
 
-  Throttled garbage_warn{milliseconds(10000)};
-  Throttled behind_warn{milliseconds(60000)};
+  ThrottledWarn garbage_warn{milliseconds(10000)};
+  ThrottledWarn behind_warn{milliseconds(60000)};
 
   explicit Impl(FollowerOptions o) : opts(std::move(o)) {
     if (opts.name.empty()) opts.name = "follower";

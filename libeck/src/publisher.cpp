@@ -32,6 +32,7 @@
 #include "eck/events.h"
 #include "eck/uuid.h"
 #include "spool.h"
+#include "throttled_warn.h"
 
 namespace eck {
 
@@ -60,18 +61,7 @@ struct Item {
   std::vector<Completion> done;  // empty for events an earlier run spooled
 };
 
-// A peer that sends nonsense must not flood the log.
-class RateLimitedWarn {
- public:
-  template <typename... Args>
-  void operator()(spdlog::format_string_t<Args...> fmt, Args&&... args) {
-    ++count_;
-    if (count_ <= 10 || count_ % 1000 == 0) spdlog::warn(fmt, std::forward<Args>(args)...);
-  }
-
- private:
-  std::uint64_t count_ = 0;
-};
+using detail::ThrottledWarn;
 
 constexpr auto kIdlePoll = std::chrono::milliseconds(1000);
 // After EAGAIN (no broker connected) resends are retried this often; POLLOUT
@@ -117,7 +107,7 @@ struct Publisher::Impl {
   Clock::time_point earliest_due = Clock::time_point::max();
   std::vector<Result> results;      // answered this turn, completed after the spool delete
   std::vector<std::string> forget;  // spool rows to delete this turn
-  RateLimitedWarn bad_reply;
+  ThrottledWarn bad_reply{std::chrono::seconds(10)};
   std::uint64_t resent_unlogged = 0;
   Clock::time_point next_resent_log{};
 
@@ -380,7 +370,7 @@ struct Publisher::Impl {
 
   void handle_reply(const std::vector<zmq::message_t>& f) {
     if (f.size() != 5 || f[0].to_string_view() != wire::kVersion) {
-      bad_reply("publisher: ignoring malformed reply ({} frames)", f.size());
+      bad_reply.warn("publisher: ignoring malformed reply ({} frames)", f.size());
       return;
     }
     const auto cmd = f[1].to_string_view();
@@ -389,7 +379,7 @@ struct Publisher::Impl {
     if (cmd == wire::kAck) {
       auto seq = wire::get_u64(f[3].to_string_view());
       if (!seq || f[4].size() != 1) {
-        bad_reply("publisher: ignoring malformed ACK for {}", event_id);
+        bad_reply.warn("publisher: ignoring malformed ACK for {}", event_id);
         return;
       }
       // Unknown id: the answer to a resend of an event already answered.
@@ -419,7 +409,7 @@ struct Publisher::Impl {
                     e.item.topic, code ? std::string(wire::code_name(c)) : code_text, reason);
       complete(it, std::nullopt, PublishError(e.item.event_id, c, std::move(why)));
     } else {
-      bad_reply("publisher: ignoring reply with command '{}'", std::string(cmd.substr(0, 32)));
+      bad_reply.warn("publisher: ignoring reply with command '{}'", std::string(cmd.substr(0, 32)));
     }
   }
 
