@@ -22,12 +22,38 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A batch whose commit has not been answered within this time counts as
+// failed with an unknown outcome (a hung, not dead, database): its session
+// is dropped, its publishes are refused UNAVAILABLE and the journal
+// reconnects. The writer lock keeps this safe: it is only free again once
+// the old session, and whatever it was committing, is gone.
+constexpr auto kCommitTimeout = std::chrono::seconds(10);
+
+// From this size of the batch in flight on, publishes are read while it
+// commits (see IngestLoop::run).
+constexpr std::size_t kReadWhileCommitting = 64;
+
 void send_frames(zmq::socket_t& s, const std::vector<std::string>& frames) {
   for (std::size_t i = 0; i < frames.size(); ++i) {
     auto flags = zmq::send_flags::dontwait;
     if (i + 1 < frames.size()) flags = flags | zmq::send_flags::sndmore;
     s.send(zmq::buffer(frames[i]), flags);
   }
+}
+
+// ["ECK1", "ACK", event_id, seq, duplicate] to `peer`, without building
+// strings: one ACK per journaled event.
+void send_ack(zmq::socket_t& s, const Publish& p, const Appended& a) {
+  char seq[8];
+  for (int i = 7; i >= 0; --i) seq[i] = static_cast<char>((a.seq >> (8 * (7 - i))) & 0xff);
+  const char duplicate = a.duplicate ? '\1' : '\0';
+  constexpr auto more = zmq::send_flags::dontwait | zmq::send_flags::sndmore;
+  s.send(zmq::buffer(p.peer), more);
+  s.send(zmq::buffer(wire::kVersion), more);
+  s.send(zmq::buffer(wire::kAck), more);
+  s.send(zmq::buffer(p.event_id), more);
+  s.send(zmq::buffer(seq, sizeof seq), more);
+  s.send(zmq::buffer(&duplicate, 1), zmq::send_flags::dontwait);
 }
 
 // Sleeps in small steps so a stop request is honoured promptly.
@@ -86,7 +112,12 @@ class IngestLoop {
   int run();
 
  private:
-  void process(std::vector<Publish>& batch);
+  void read_publishes();
+  void start_next();
+  void complete(bool block);
+  void acknowledge(const std::vector<Publish>& batch, const std::vector<Appended>& results);
+  void journal_failed(const std::exception& e, std::vector<Publish>& batch);
+  void refuse(std::vector<Publish>& batch);
   void try_reconnect();
   void heartbeat_if_due(bool force = false);
   void report();
@@ -102,46 +133,63 @@ class IngestLoop {
   Clock::time_point next_reconnect_{};
   Clock::time_point next_report_{};
   bool lost_lock_ = false;
+  bool announce_ = false;  // heartbeat now: the database state changed
+  bool draining_ = false;  // stopping: read no more publishes
+  Clock::time_point inflight_since_{};
+  // Group commit, pipelined: while `inflight_` commits, the publishes that
+  // arrive are read, checked and collected in `next_`, which is sent the
+  // moment `inflight_` is done; `done_` is the batch being acknowledged.
+  std::vector<Publish> next_, inflight_, done_;
+  std::vector<Appended> results_;
+  std::vector<zmq::message_t> frames_;
+  std::vector<std::string_view> views_;
 };
 
 int IngestLoop::run() {
-  std::vector<Publish> batch;
-  batch.reserve(cfg_.max_batch);
-  std::vector<zmq::message_t> frames;
-  std::vector<std::string_view> views;
+  for (auto* b : {&next_, &inflight_, &done_}) b->reserve(cfg_.max_batch);
   while (!rt_.stopping() && !lost_lock_) {
+    const bool busy = journal_.busy();
+    // While a big batch commits, the next one is read and checked beside
+    // it. A small batch commits in about one fsync: waking up for every
+    // publish that arrives meanwhile would cost more than it saves, they
+    // are read in one go when it is done. A full next batch waits for the
+    // one in flight: back-pressure.
+    const bool read = (!busy || inflight_.size() >= kReadWhileCommitting) && next_.size() < cfg_.max_batch;
     zmq::pollitem_t items[] = {
-        {ingest_.handle(), 0, ZMQ_POLLIN, 0},
         {fanout_.socket().handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, rt_.signal_fd(), ZMQ_POLLIN, 0},
+        {ingest_.handle(), 0, static_cast<short>(read ? ZMQ_POLLIN : 0), 0},
+        {nullptr, busy ? journal_.socket() : -1, ZMQ_POLLIN, 0},
     };
     const auto wait = std::min<std::chrono::milliseconds>(cfg_.heartbeat, rt_.tick());
-    zmq::poll(items, 3, wait);
-    if (items[2].revents & ZMQ_POLLIN) rt_.handle_signals();
-    if (items[1].revents & ZMQ_POLLIN) fanout_.drain_subscriptions();
-
-    // Group commit: everything already waiting goes into one transaction.
-    while (batch.size() < cfg_.max_batch) {
-      frames.clear();
-      if (!zmq::recv_multipart(ingest_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
-      if (frames.empty()) continue;
-      std::string peer = frames[0].to_string();
-      views.clear();
-      for (std::size_t i = 1; i < frames.size(); ++i) views.push_back(frames[i].to_string_view());
-      auto parsed = parse_publish(std::move(peer), views, cfg_.max_event_bytes);
-      if (auto* nack = std::get_if<Nack>(&parsed)) {
-        spdlog::debug("NACK {} {}: {}", nack->event_id, wire::code_name(nack->code), nack->reason);
-        send_frames(ingest_, nack_frames(*nack));
-        ++stats_.nacked;
-      } else {
-        batch.push_back(std::move(std::get<Publish>(parsed)));
-      }
-    }
-    if (!batch.empty()) process(batch);
+    const int ready = zmq::poll(items, busy ? 4 : 3, wait);
+    if (items[1].revents & ZMQ_POLLIN) rt_.handle_signals();
+    if (items[0].revents & ZMQ_POLLIN) fanout_.drain_subscriptions();
+    // (On a timeout too: never wait on the socket for an answer that is
+    // already buffered.)
+    if (busy && (items[3].revents != 0 || ready == 0)) complete(false);
+    if (journal_.busy() && Clock::now() - inflight_since_ > kCommitTimeout)
+      journal_failed(JournalError("no answer from the journal database within " +
+                                  std::to_string(kCommitTimeout.count()) + " s; outcome unknown"),
+                     inflight_);
+    if (items[2].revents & ZMQ_POLLIN) read_publishes();
+    if (!journal_.busy() && !next_.empty()) start_next();
     if (!journal_.is_open()) try_reconnect();
-    heartbeat_if_due();
+    // After the ACKs and fan-out of what committed: a heartbeat follows the
+    // events it covers.
+    heartbeat_if_due(announce_);
+    announce_ = false;
     report();
     rt_.watchdog();
+  }
+  // Stopping: what is in flight finishes and what was read is journaled
+  // too (or refused); nothing new is read.
+  draining_ = true;
+  while (journal_.busy() || !next_.empty()) {
+    if (journal_.busy())
+      complete(true);
+    else
+      start_next();
   }
   if (lost_lock_) return 1;
   // Heartbeat with the final head so followers see the tail before we go.
@@ -149,31 +197,81 @@ int IngestLoop::run() {
   return 0;
 }
 
-void IngestLoop::process(std::vector<Publish>& batch) {
-  if (journal_.is_open()) {
-    try {
-      auto results = journal_.append(batch);
-      ++stats_.batches;
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        send_frames(ingest_, ack_frames(batch[i].peer, batch[i].event_id, results[i].seq,
-                                        results[i].duplicate));
-        ++stats_.acked;
-        if (results[i].duplicate) ++stats_.duplicates;
-      }
-      for (std::size_t i = 0; i < batch.size(); ++i)
-        if (!results[i].duplicate)
-          fanout_.publish(batch[i].topic, results[i].seq, results[i].prev_topic_seq, batch[i].envelope);
-      batch.clear();
-      return;
-    } catch (const std::exception& e) {
-      // Not committed, or unknown whether: nothing is acknowledged, the
-      // publishers retry with the same event_ids and dedupe sorts it out.
-      spdlog::error("journal append of {} events failed: {}", batch.size(), e.what());
-      journal_.reset();
-      next_reconnect_ = Clock::now() + std::chrono::milliseconds(100);
-      heartbeat_if_due(true);
+// Group commit: everything already waiting goes into the next transaction.
+void IngestLoop::read_publishes() {
+  while (!draining_ && next_.size() < cfg_.max_batch) {
+    frames_.clear();
+    if (!zmq::recv_multipart(ingest_, std::back_inserter(frames_), zmq::recv_flags::dontwait)) break;
+    if (frames_.empty()) continue;
+    std::string peer = frames_[0].to_string();
+    views_.clear();
+    for (std::size_t i = 1; i < frames_.size(); ++i) views_.push_back(frames_[i].to_string_view());
+    auto parsed = parse_publish(std::move(peer), views_, cfg_.max_event_bytes);
+    if (auto* nack = std::get_if<Nack>(&parsed)) {
+      spdlog::debug("NACK {} {}: {}", nack->event_id, wire::code_name(nack->code), nack->reason);
+      send_frames(ingest_, nack_frames(*nack));
+      ++stats_.nacked;
+    } else {
+      next_.push_back(std::move(std::get<Publish>(parsed)));
     }
   }
+}
+
+void IngestLoop::start_next() {
+  inflight_.swap(next_);
+  next_.clear();
+  if (!journal_.is_open()) {
+    refuse(inflight_);
+    return;
+  }
+  try {
+    journal_.start(inflight_);
+    inflight_since_ = Clock::now();
+  } catch (const std::exception& e) {
+    journal_failed(e, inflight_);
+  }
+}
+
+// Reads the in-flight batch's answers; once it committed, sends the next
+// batch on its way and then acknowledges and fans out this one.
+void IngestLoop::complete(bool block) {
+  try {
+    if (!journal_.finish(results_, block)) return;
+  } catch (const std::exception& e) {
+    journal_failed(e, inflight_);
+    return;
+  }
+  ++stats_.batches;
+  done_.swap(inflight_);
+  inflight_.clear();
+  read_publishes();
+  if (!next_.empty()) start_next();
+  acknowledge(done_, results_);
+  done_.clear();
+}
+
+void IngestLoop::acknowledge(const std::vector<Publish>& batch, const std::vector<Appended>& results) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    send_ack(ingest_, batch[i], results[i]);
+    if (results[i].duplicate) ++stats_.duplicates;
+  }
+  stats_.acked += batch.size();
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (!results[i].duplicate)
+      fanout_.publish(batch[i].topic, results[i].seq, results[i].prev_topic_seq, batch[i].envelope);
+}
+
+// Not committed, or unknown whether: nothing is acknowledged, the
+// publishers retry with the same event_ids and dedupe sorts it out.
+void IngestLoop::journal_failed(const std::exception& e, std::vector<Publish>& batch) {
+  spdlog::error("journal append of {} events failed: {}", batch.size(), e.what());
+  journal_.reset();
+  next_reconnect_ = Clock::now() + std::chrono::milliseconds(100);
+  announce_ = true;  // database_up = false, once the loop is through
+  refuse(batch);
+}
+
+void IngestLoop::refuse(std::vector<Publish>& batch) {
   for (const auto& p : batch) {
     send_frames(ingest_, nack_frames(Nack{p.peer, p.event_id, wire::Code::kUnavailable,
                                           "journal database unavailable; retry"}));
@@ -211,9 +309,10 @@ void IngestLoop::report() {
   if (now < next_report_) return;
   const bool first = next_report_ == Clock::time_point{};
   next_report_ = now + std::chrono::seconds(5);
-  const std::string s = fmt::format("head={} acked={} duplicates={} nacked={} batches={} db={}",
+  const std::string s = fmt::format("head={} acked={} duplicates={} nacked={} batches={} redone={} db={}",
                                     journal_.head(), stats_.acked, stats_.duplicates, stats_.nacked,
-                                    stats_.batches, journal_.is_open() ? "up" : "down");
+                                    stats_.batches, journal_.stats().fallbacks,
+                                    journal_.is_open() ? "up" : "down");
   rt_.status(s);
   if (!first) spdlog::debug("stats {}", s);
 }
