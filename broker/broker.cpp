@@ -154,7 +154,8 @@ int IngestLoop::run() {
     // publish that arrives meanwhile would cost more than it saves, they
     // are read in one go when it is done. A full next batch waits for the
     // one in flight: back-pressure.
-    const bool read = (!busy || inflight_.size() >= kReadWhileCommitting) && next_.size() < cfg_.max_batch;
+    const bool read =
+        (!busy || inflight_.size() >= kReadWhileCommitting) && next_.size() < cfg_.max_batch;
     zmq::pollitem_t items[] = {
         {fanout_.socket().handle(), 0, ZMQ_POLLIN, 0},
         {nullptr, rt_.signal_fd(), ZMQ_POLLIN, 0},
