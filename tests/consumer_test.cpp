@@ -49,12 +49,7 @@ class ConsumerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     pqxx::connection su{pg_.url()};
-    {
-      pqxx::work tx(su);
-      tx.exec("CREATE SCHEMA " + std::string(kSchema));
-      tx.commit();
-    }
-    migrate(su, kSchema, {runtime_migrations()});
+    migrate(su, kSchema, {runtime_migrations()});  // creates the schema too
     pqxx::work tx(su);
     tx.exec(std::string("CREATE TABLE ") + kSchema +
             ".applied (id bigserial PRIMARY KEY, seq bigint NOT NULL, event_id text NOT NULL,"

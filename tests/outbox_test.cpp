@@ -127,12 +127,7 @@ class OutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
     pqxx::connection su{pg_.url()};
-    {
-      pqxx::work tx(su);
-      tx.exec("CREATE SCHEMA " + std::string(kSchema));
-      tx.commit();
-    }
-    migrate(su, kSchema, {runtime_migrations()});
+    migrate(su, kSchema, {runtime_migrations()});  // creates the schema too
   }
 
   DatabaseOptions db_options(const std::string& app = "outbox-test") const {
