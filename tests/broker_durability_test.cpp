@@ -16,6 +16,7 @@
 #include "eck/publisher.h"
 #include "eck/uuid.h"
 #include "support/broker_process.h"
+#include "support/raw_dealer.h"
 #include "support/test_pg.h"
 
 namespace eck {
@@ -131,34 +132,24 @@ TEST(BrokerDurability, WhileTheDatabaseIsDownPublishersHearUnavailable) {
   test::BrokerProcess broker(db.url());
   broker.start();
   zmq::context_t ctx;
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  s.set(zmq::sockopt::rcvtimeo, 10000);
-  s.set(zmq::sockopt::linger, 0);
-  s.connect(broker.ingest());
+  test::RawDealer s(ctx, broker.ingest());
   auto publish = [&](const std::string& id) {
     v1::Envelope env = event(0, 0);
     env.set_event_id(id);
-    std::string body = env.SerializeAsString();
-    s.send(zmq::str_buffer("ECK1"), zmq::send_flags::sndmore);
-    s.send(zmq::str_buffer("PUB"), zmq::send_flags::sndmore);
-    s.send(zmq::str_buffer("catalog.ProductUpserted"), zmq::send_flags::sndmore);
-    s.send(zmq::buffer(body));
-    std::vector<zmq::message_t> reply;
-    EXPECT_TRUE(zmq::recv_multipart(s, std::back_inserter(reply)));
-    return reply;
+    return s.publish("catalog.ProductUpserted", env.SerializeAsString());
   };
-  ASSERT_EQ(publish(new_uuid_v7())[1].to_string(), "ACK");
+  ASSERT_EQ(publish(new_uuid_v7())[1], "ACK");
   test::kill_postgres();
   std::string id = new_uuid_v7();
   auto nack = publish(id);
-  EXPECT_EQ(nack[1].to_string(), "NACK");
-  EXPECT_EQ(nack[3].to_string(), "UNAVAILABLE");
+  EXPECT_EQ(nack[1], "NACK");
+  EXPECT_EQ(nack[3], "UNAVAILABLE");
   test::start_postgres();
   // The broker reconnects by itself; the retry of the same id is accepted once.
   std::string kind;
   for (int i = 0; i < 100 && kind != "ACK"; ++i) {
     auto r = publish(id);
-    kind = r[1].to_string();
+    kind = r[1];
     if (kind != "ACK") std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(kind, "ACK");

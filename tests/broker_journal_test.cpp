@@ -18,6 +18,7 @@
 #include "eck/wire.h"
 #include "journal.h"
 #include "support/broker_process.h"
+#include "support/raw_dealer.h"
 #include "support/test_pg.h"
 
 namespace eck {
@@ -324,23 +325,12 @@ TEST(BrokerJournalEndToEnd, AHungCommitIsRefusedAndTheBrokerRecovers) {
   test::BrokerProcess broker(db.url());
   broker.start();
   zmq::context_t ctx;
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  s.set(zmq::sockopt::rcvtimeo, 20000);
-  s.set(zmq::sockopt::linger, 0);
-  s.connect(broker.ingest());
+  test::RawDealer s(ctx, broker.ingest(), std::chrono::seconds(20));
   auto publish = [&](const std::string& id) {
     v1::Envelope env;
     env.set_event_id(id);
     env.mutable_product_upserted()->set_sku("HUNG");
-    const std::vector<std::string> frames{"ECK1", "PUB", kProduct, env.SerializeAsString()};
-    for (std::size_t i = 0; i < frames.size(); ++i)
-      s.send(zmq::buffer(frames[i]),
-             i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-    std::vector<zmq::message_t> reply;
-    EXPECT_TRUE(zmq::recv_multipart(s, std::back_inserter(reply)));
-    std::vector<std::string> out;
-    for (auto& m : reply) out.push_back(m.to_string());
-    return out;
+    return s.publish(kProduct, env.SerializeAsString());
   };
   ASSERT_EQ(publish(new_uuid_v7())[1], "ACK");
   const std::string id = new_uuid_v7();
@@ -401,20 +391,8 @@ TEST(BrokerJournalEndToEnd, AnEnvelopeNearMaxEventBytesReplaysByteExact) {
   ASSERT_TRUE(check.ParseFromString(body));
 
   zmq::context_t ctx;
-  zmq::socket_t s(ctx, zmq::socket_type::dealer);
-  s.set(zmq::sockopt::rcvtimeo, 10000);
-  s.set(zmq::sockopt::linger, 0);
-  s.connect(broker.ingest());
-  auto exchange = [&](const std::vector<std::string>& frames) {
-    for (std::size_t i = 0; i < frames.size(); ++i)
-      s.send(zmq::buffer(frames[i]),
-             i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-    std::vector<zmq::message_t> reply;
-    EXPECT_TRUE(zmq::recv_multipart(s, std::back_inserter(reply)));
-    std::vector<std::string> out;
-    for (auto& m : reply) out.push_back(m.to_string());
-    return out;
-  };
+  test::RawDealer s(ctx, broker.ingest());
+  auto exchange = [&](const std::vector<std::string>& frames) { return s.exchange(frames); };
   auto ack = exchange({"ECK1", "PUB", kProduct, body});
   ASSERT_EQ(ack.size(), 5u);
   ASSERT_EQ(ack[1], "ACK") << ack[3] << ": " << ack[4];

@@ -16,6 +16,7 @@
 #include "eck/v1/wire.pb.h"
 #include "eck/wire.h"
 #include "support/broker_process.h"
+#include "support/raw_dealer.h"
 #include "support/test_pg.h"
 
 namespace eck {
@@ -38,32 +39,7 @@ std::string sale(const std::string& id) {
   return env.SerializeAsString();
 }
 
-class Client {
- public:
-  Client(zmq::context_t& ctx, const std::string& endpoint) : sock_(ctx, zmq::socket_type::dealer) {
-    sock_.set(zmq::sockopt::linger, 0);
-    sock_.set(zmq::sockopt::rcvtimeo, 10000);
-    sock_.connect(endpoint);
-  }
-  void send(const Frames& frames) {
-    for (std::size_t i = 0; i < frames.size(); ++i)
-      sock_.send(zmq::buffer(frames[i]), i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-  }
-  Frames recv() {
-    std::vector<zmq::message_t> msgs;
-    if (!zmq::recv_multipart(sock_, std::back_inserter(msgs))) throw std::runtime_error("no reply within 10 s");
-    Frames out;
-    for (auto& m : msgs) out.push_back(m.to_string());
-    return out;
-  }
-  Frames publish(const std::string& topic, const std::string& env) {
-    send({"ECK1", "PUB", topic, env});
-    return recv();
-  }
-
- private:
-  zmq::socket_t sock_;
-};
+using Client = test::RawDealer;
 
 std::uint64_t seq_of(const Frames& ack) {
   EXPECT_EQ(ack.size(), 5u);
