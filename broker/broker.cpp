@@ -56,16 +56,6 @@ void send_ack(zmq::socket_t& s, const Publish& p, const Appended& a) {
   s.send(zmq::buffer(&duplicate, 1), zmq::send_flags::dontwait);
 }
 
-// Sleeps in small steps so a stop request is honoured promptly.
-void pause(Runtime& rt, std::chrono::milliseconds d) {
-  const auto until = Clock::now() + d;
-  while (!rt.stopping() && Clock::now() < until) {
-    rt.handle_signals();
-    rt.watchdog();
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 // Migrates and takes the writer lock, retrying while the database is down or
 // another broker is the writer. False when asked to stop first.
 bool become_writer(const BrokerConfig& cfg, Runtime& rt, Database& db, Journal& journal) {
@@ -81,14 +71,14 @@ bool become_writer(const BrokerConfig& cfg, Runtime& rt, Database& db, Journal& 
         told_standby = true;
       }
       journal.reset();
-      pause(rt, cfg.standby_retry);
+      rt.pause(cfg.standby_retry);
     } catch (const MigrationError&) {
       throw;  // an edited migration or a newer schema: a person must look
     } catch (const std::exception& e) {
       spdlog::warn("journal database not ready: {}", e.what());
       rt.status("waiting for the journal database");
       journal.reset();
-      pause(rt, backoff);
+      rt.pause(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
     }
   }

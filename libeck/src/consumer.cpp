@@ -70,6 +70,7 @@ struct Consumer::Impl {
   ConsumerOptions opts;
   Database& db;
   Handler handler;
+  TransactionHooks hooks;
   Follower follower;
 
   bool loaded = false;  // stored_ valid, follower started
@@ -86,8 +87,12 @@ struct Consumer::Impl {
   mutable std::mutex stats_mu;
   ConsumerStats stats_;
 
-  Impl(ConsumerOptions o, Database& d, Handler h)
-      : opts(checked(std::move(o))), db(d), handler(std::move(h)), follower(follower_options(opts)) {
+  Impl(ConsumerOptions o, Database& d, Handler h, TransactionHooks th)
+      : opts(checked(std::move(o))),
+        db(d),
+        handler(std::move(h)),
+        hooks(std::move(th)),
+        follower(follower_options(opts)) {
     if (!handler) throw std::invalid_argument("consumer: no handler");
   }
 
@@ -327,6 +332,14 @@ struct Consumer::Impl {
   // transaction unusable; database trouble propagates.
   BatchOutcome run_batch(pqxx::connection& conn, std::size_t n, std::uint64_t to,
                          std::string& why) {
+    // Whatever the handler buffered belongs to this transaction only.
+    struct RollbackHook {
+      const TransactionHooks& hooks;
+      bool committed = false;
+      ~RollbackHook() {
+        if (!committed && hooks.after_rollback) hooks.after_rollback();
+      }
+    } guard{hooks};
     pqxx::work tx(conn, "eck-consumer");
     if (!begin(tx)) return BatchOutcome::kPositionMoved;
     try {
@@ -338,6 +351,7 @@ struct Consumer::Impl {
         }
         handler(p.event, tx);
       }
+      if (hooks.before_commit) hooks.before_commit(tx);
       // Fails too when the handler swallowed an SQL error: libpqxx has then
       // aborted the transaction, and the batch is redone event by event.
       store(tx, to);
@@ -350,6 +364,7 @@ struct Consumer::Impl {
       why = "handler threw an exception that is not a std::exception";
       return BatchOutcome::kHandlerFailed;
     }
+    guard.committed = true;
     return BatchOutcome::kCommitted;
   }
 
@@ -374,8 +389,8 @@ struct Consumer::Impl {
   }
 };
 
-Consumer::Consumer(ConsumerOptions opts, Database& db, Handler handler)
-    : impl_(std::make_unique<Impl>(std::move(opts), db, std::move(handler))) {}
+Consumer::Consumer(ConsumerOptions opts, Database& db, Handler handler, TransactionHooks hooks)
+    : impl_(std::make_unique<Impl>(std::move(opts), db, std::move(handler), std::move(hooks))) {}
 
 Consumer::~Consumer() = default;
 

@@ -1,6 +1,10 @@
 // Command line, signals and sd_notify for every eck daemon.
 #include "eck/daemon.h"
 
+#include <spdlog/spdlog.h>
+
+#include "eck/log.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -14,6 +18,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <system_error>
 
 #include <systemd/sd-daemon.h>
@@ -58,6 +63,14 @@ CommandLine parse_command_line(int argc, char** argv, std::string_view program,
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i] ? argv[i] : "";
     if (options_done || a.size() < 2 || a.front() != '-') {
+      cli.args.emplace_back(a);
+      continue;
+    }
+    const bool ours = a == "--" || a == "--help" || a == "-h" || a == "--version" ||
+                      a == "--check-config" || a == "--config" || a == "-c" ||
+                      a.starts_with("--config=");
+    if (!ours && !cli.args.empty()) {
+      // After a subcommand, its own options are the subcommand's to judge.
       cli.args.emplace_back(a);
       continue;
     }
@@ -163,6 +176,27 @@ void Runtime::watchdog() {
   }
   last_watchdog_ = now;
   ::sd_notify(0, "WATCHDOG=1");
+}
+
+void Runtime::pause(std::chrono::milliseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (!stopping() && std::chrono::steady_clock::now() < until) {
+    handle_signals();
+    watchdog();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+int run_daemon(const CommandLine& cli, const std::string& log_level,
+               const std::function<int(Runtime&)>& run) {
+  log::init(cli.program, log_level);
+  Runtime rt;
+  try {
+    return run(rt);
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
 }
 
 }  // namespace eck

@@ -57,15 +57,54 @@ std::string one_line(std::string s) {
 
 }  // namespace
 
+namespace {
+
+// Delivered only if and when the transaction commits; PostgreSQL folds
+// repeated identical notifications of one transaction into one.
+void notify_relay(pqxx::work& tx) {
+  tx.exec(std::string("SELECT pg_notify('") + kChannel + "', current_schema())");
+}
+
+// bytea in COPY text form; stream_to escapes the backslash once more.
+std::string bytea_hex(const std::string& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + 2 * bytes.size());
+  for (unsigned char c : bytes) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string outbox_enqueue(pqxx::work& tx, v1::Envelope env, std::string_view source) {
   const std::string topic = complete_envelope(env, source);
   const std::string bytes = env.SerializeAsString();
   tx.exec_params0("INSERT INTO outbox (event_id, topic, envelope) VALUES ($1, $2, $3)",
                   env.event_id(), topic, pqxx::binarystring(bytes.data(), bytes.size()));
-  // Delivered only if and when this transaction commits; PostgreSQL folds
-  // repeated identical notifications of one transaction into one.
-  tx.exec(std::string("SELECT pg_notify('") + kChannel + "', current_schema())");
+  notify_relay(tx);
   return env.event_id();
+}
+
+void outbox_enqueue_all(pqxx::work& tx, std::vector<v1::Envelope>& envs, std::string_view source) {
+  if (envs.empty()) return;
+  if (envs.size() == 1) {
+    complete_envelope(envs.front(), source);  // fills only what is missing
+    outbox_enqueue(tx, envs.front(), source);
+    return;
+  }
+  // Complete them all first: a bad one throws before anything is written.
+  std::vector<std::string> topics;
+  topics.reserve(envs.size());
+  for (auto& env : envs) topics.push_back(complete_envelope(env, source));
+  pqxx::stream_to copy(tx, "outbox", std::vector<std::string>{"event_id", "topic", "envelope"});
+  for (std::size_t i = 0; i < envs.size(); ++i) {
+    copy << std::make_tuple(envs[i].event_id(), topics[i], bytea_hex(envs[i].SerializeAsString()));
+  }
+  copy.complete();
+  notify_relay(tx);
 }
 
 struct OutboxRelay::Impl {

@@ -10,63 +10,30 @@
 //
 // Readiness comes through the systemd notify protocol: the test listens on a
 // NOTIFY_SOCKET of its own, so it also proves READY is sent only when the
-// broker is really serving.
+// broker is really serving. Process handling is DaemonProcess's
+// (daemon_process.h).
 #pragma once
 
-#include <chrono>
-#include <memory>
 #include <string>
 
-#include "child_process.h"
+#include "daemon_process.h"
 
 namespace eck::test {
-
-// Listens on a unix datagram socket for sd_notify messages.
-class NotifySocket {
- public:
-  explicit NotifySocket(std::string path);
-  ~NotifySocket();
-  NotifySocket(const NotifySocket&) = delete;
-  NotifySocket& operator=(const NotifySocket&) = delete;
-  const std::string& path() const { return path_; }
-  // Waits for a datagram containing `line` (e.g. "READY=1"). Drops others.
-  bool wait_for(const std::string& line, std::chrono::milliseconds timeout);
-
- private:
-  std::string path_;
-  int fd_ = -1;
-};
 
 struct BrokerOptions {
   std::string extra_yaml;      // appended under "broker:" (indented by the caller)
   std::string log_level = "info";
 };
 
-class BrokerProcess {
+class BrokerProcess : public DaemonProcess {
  public:
   explicit BrokerProcess(std::string database_url, BrokerOptions opts = {});
-  ~BrokerProcess();
 
-  // Starts the binary and waits for READY=1 (fails the test after 30 s).
-  void start();
-  void kill(int sig);
-  // SIGTERM and wait; returns the exit status.
-  int stop();
-  bool running();
-
-  std::string ingest() const { return "ipc://" + dir_.path() + "/ingest"; }
-  std::string fanout() const { return "ipc://" + dir_.path() + "/fanout"; }
-  std::string replay() const { return "ipc://" + dir_.path() + "/replay"; }
-  std::string config_path() const { return dir_.file("broker.yaml"); }
-  std::string log() const;
-  ChildProcess* process() { return proc_.get(); }
-
- private:
-  TempDir dir_;
-  std::string url_;
-  BrokerOptions opts_;
-  std::unique_ptr<NotifySocket> notify_;
-  std::unique_ptr<ChildProcess> proc_;
+  std::string ingest() const { return "ipc://" + dir().path() + "/ingest"; }
+  std::string fanout() const { return "ipc://" + dir().path() + "/fanout"; }
+  std::string replay() const { return "ipc://" + dir().path() + "/replay"; }
+  // The three endpoints, as client daemons' "bus:" section names them.
+  BusEndpoints bus() const { return {ingest(), fanout(), replay()}; }
 };
 
 }  // namespace eck::test

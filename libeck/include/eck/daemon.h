@@ -15,6 +15,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +31,9 @@ struct CommandLine {
   std::vector<std::string> args;    // positional arguments (subcommands)
 };
 
+// Options may come before or after a subcommand (the first positional);
+// after it, options other than the ones below are passed on in `args` for
+// the subcommand to parse (eck::Args), so "eck-inventory levels --sku X" works.
 // Handles --version (prints "<program> <version>" and exits 0) and --help
 // (prints usage and exits 0). Unknown options print a clear error and the
 // usage to stderr and exit 2, as do a missing or empty --config value and
@@ -38,6 +44,17 @@ CommandLine parse_command_line(int argc, char** argv, std::string_view program,
 
 // Prints "<config>: OK" and returns 0: the tail of every --check-config path.
 int config_ok(const CommandLine& cli);
+
+// Loads the daemon's config with `load(path)`; on config::ConfigError prints
+// "<program>: <error>" to stderr and exits 2 (what every main does first).
+template <typename Load>
+auto load_config_or_exit(const CommandLine& cli, Load&& load) -> decltype(load(cli.config_path));
+
+class Runtime;
+// The daemon part of every main: logging at `log_level`, a Runtime, then
+// run(rt); an escaping exception is logged as critical and exits 1.
+int run_daemon(const CommandLine& cli, const std::string& log_level,
+               const std::function<int(Runtime&)>& run);
 
 const char* version();
 
@@ -74,6 +91,9 @@ class Runtime {
   // WATCHDOG=1, rate-limited to half the WatchdogSec interval; call from the
   // main loop so a hung loop is what systemd notices.
   void watchdog();
+  // Sleeps `d` in small steps, handling signals and watchdog pings, and
+  // returns early once stopping() (a back-off that SIGTERM interrupts).
+  void pause(std::chrono::milliseconds d);
   // How often the loop must come around for the watchdog (a quarter of
   // WatchdogSec, at most 1 s).
   std::chrono::milliseconds tick() const { return tick_; }
@@ -86,5 +106,15 @@ class Runtime {
   std::chrono::steady_clock::time_point last_watchdog_{};
   std::chrono::milliseconds tick_{1000};
 };
+
+template <typename Load>
+auto load_config_or_exit(const CommandLine& cli, Load&& load) -> decltype(load(cli.config_path)) {
+  try {
+    return load(cli.config_path);
+  } catch (const std::exception& e) {  // config::ConfigError, or a file that cannot be read
+    std::cerr << cli.program << ": " << e.what() << '\n';
+    std::exit(2);
+  }
+}
 
 }  // namespace eck

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -27,6 +28,11 @@ namespace eck {
 // pqxx throws, e.g. for an event_id that is not a UUID.
 
 std::string outbox_enqueue(pqxx::work& tx, v1::Envelope env, std::string_view source);
+
+// The same for many envelopes in one COPY and one NOTIFY, in order (ids
+// ascending). Completes each envelope in place, so the caller can read the
+// event_ids back; a bad envelope throws before anything is written.
+void outbox_enqueue_all(pqxx::work& tx, std::vector<v1::Envelope>& envs, std::string_view source);
 
 struct OutboxStats {
   std::uint64_t published = 0;  // rows acknowledged since start
