@@ -31,6 +31,7 @@
 #include <spdlog/spdlog.h>
 
 #include "db_trouble.h"
+#include "eck/copy_buffer.h"
 #include "eck/events.h"
 
 namespace eck {
@@ -99,11 +100,11 @@ void outbox_enqueue_all(pqxx::work& tx, std::vector<v1::Envelope>& envs, std::st
   std::vector<std::string> topics;
   topics.reserve(envs.size());
   for (auto& env : envs) topics.push_back(complete_envelope(env, source));
-  pqxx::stream_to copy(tx, "outbox", std::vector<std::string>{"event_id", "topic", "envelope"});
+  CopyBuffer<3> rows("outbox", {"event_id", "topic", "envelope"});
   for (std::size_t i = 0; i < envs.size(); ++i) {
-    copy << std::make_tuple(envs[i].event_id(), topics[i], bytea_hex(envs[i].SerializeAsString()));
+    rows.add(envs[i].event_id(), topics[i], bytea_hex(envs[i].SerializeAsString()));
   }
-  copy.complete();
+  rows.flush(tx);
   notify_relay(tx);
 }
 

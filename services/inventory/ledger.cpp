@@ -229,8 +229,8 @@ void Ledger::move(ProductId p, LocationId l, std::int64_t quantity_milli, Reason
   s.updated_seq = ev_->seq;
   dirty_levels_.insert({p, l});
   touch({p, l});
-  movements_.push_back(Movement{ev_->seq, ev_->envelope.event_id(), p, l, quantity_milli, reason,
-                                std::string(reference), line_no, after});
+  movements_.add(ev_->seq, ev_->envelope.event_id(), p, l, quantity_milli, reason_name(reason),
+                 reference, line_no, after);
 }
 
 void Ledger::set_reorder_point(ProductId p, LocationId l, std::int64_t point_milli) {
@@ -394,14 +394,12 @@ void Ledger::forget_products() {
 // ---- documents and voids ------------------------------------------------
 
 void Ledger::claim_document(const char* kind, const std::string& id) {
-  if (!claimed_.emplace(kind, id).second) {
-    throw Rejected(fmt::format("duplicate: {} '{}' was already applied", kind, shown(id)));
-  }
-  documents_.push_back(Document{kind, id, ev_->seq, ev_->envelope.event_id()});
+  claims_.claim(kind, id);
+  documents_.add(kind, id, ev_->seq, ev_->envelope.event_id());
 }
 
 bool Ledger::document_applied(const char* kind, const std::string& id) {
-  if (claimed_.count({kind, id})) return true;
+  if (claims_.claimed(kind, id)) return true;
   return !tx().exec_params("SELECT 1 FROM applied_document WHERE kind = $1 AND doc_id = $2", kind, id)
               .empty();
 }
@@ -438,38 +436,8 @@ void Ledger::record_void_line(const std::string& void_id, const std::string& sal
 // ---- transaction boundaries ---------------------------------------------
 
 void Ledger::flush(pqxx::work& tx) {
-  if (!documents_.empty()) {
-    try {
-      pqxx::stream_to copy(tx, "applied_document",
-                           std::vector<std::string>{"kind", "doc_id", "seq", "event_id"});
-      for (const auto& d : documents_) copy << std::make_tuple(d.kind, d.id, d.seq, d.event_id);
-      copy.complete();
-    } catch (const pqxx::sql_error& e) {
-      if (e.sqlstate() != "23505") throw;
-      // The transaction is lost either way; say what happened when we can.
-      if (documents_.size() == 1) {
-        throw Rejected(fmt::format("duplicate: {} '{}' was already applied", documents_[0].kind,
-                                   shown(documents_[0].id)));
-      }
-      throw Rejected("duplicate: a document of this batch was already applied");
-    }
-    documents_.clear();
-  }
-  claimed_.clear();
-
-  if (!movements_.empty()) {
-    pqxx::stream_to copy(tx, "movement",
-                         std::vector<std::string>{"seq", "event_id", "product_id", "location_id",
-                                                  "quantity_milli", "reason", "reference",
-                                                  "line_no", "level_after"});
-    for (const auto& m : movements_) {
-      copy << std::make_tuple(m.seq, m.event_id, m.product, m.location, m.quantity,
-                              std::string(reason_name(m.reason)), m.reference, m.line_no,
-                              m.level_after);
-    }
-    copy.complete();
-    movements_.clear();
-  }
+  claims_.write([&] { documents_.flush(tx); });
+  movements_.flush(tx);
 
   if (!dirty_levels_.empty()) {
     std::vector<ProductId> p;
@@ -535,7 +503,7 @@ void Ledger::discard() {
   touched_.clear();
   movements_.clear();
   documents_.clear();
-  claimed_.clear();
+  claims_.reset();
   dirty_levels_.clear();
   dirty_points_.clear();
   produced_.clear();

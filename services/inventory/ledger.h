@@ -32,6 +32,8 @@
 
 #include <pqxx/pqxx>
 
+#include "eck/copy_buffer.h"
+#include "eck/duplicate_guard.h"
 #include "eck/follower.h"  // Event
 #include "eck/v1/envelope.pb.h"
 
@@ -135,22 +137,6 @@ class Ledger {
     std::string sku;      // empty for a barcode-only product
     std::string barcode;  // one of its barcodes, for barcode-only products
   };
-  struct Movement {
-    std::uint64_t seq;
-    std::string event_id;
-    ProductId product;
-    LocationId location;
-    std::int64_t quantity;
-    Reason reason;
-    std::string reference;
-    int line_no;
-    std::int64_t level_after;
-  };
-  struct Document {
-    std::string kind, id;
-    std::uint64_t seq;
-    std::string event_id;
-  };
 
   pqxx::work& tx();
   LevelState& state(ProductId p, LocationId l);
@@ -180,9 +166,11 @@ class Ledger {
   std::vector<Key> touched_;
 
   // Buffered until flush().
-  std::vector<Movement> movements_;
-  std::vector<Document> documents_;
-  std::set<std::pair<std::string, std::string>> claimed_;  // this transaction
+  CopyBuffer<9> movements_{"movement",
+                        {"seq", "event_id", "product_id", "location_id", "quantity_milli", "reason",
+                         "reference", "line_no", "level_after"}};
+  CopyBuffer<4> documents_{"applied_document", {"kind", "doc_id", "seq", "event_id"}};
+  DuplicateGuard claims_;
   std::set<Key> dirty_levels_, dirty_points_;
   std::vector<v1::Envelope> produced_;
 };
