@@ -187,6 +187,23 @@ void Runtime::pause(std::chrono::milliseconds d) {
   }
 }
 
+int run_command_line_tool(const CommandLine& cli, std::string_view usage,
+                          const std::function<bool(const std::string&)>& is_command,
+                          const std::function<int()>& run) {
+  if (cli.args.empty() || !is_command(cli.args[0])) {
+    std::cerr << cli.program << ": unknown command '" << (cli.args.empty() ? "" : cli.args[0])
+              << "'\n"
+              << usage;
+    return 2;
+  }
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::cerr << cli.program << ": " << e.what() << '\n';
+    return 1;
+  }
+}
+
 int run_daemon(const CommandLine& cli, const std::string& log_level,
                const std::function<int(Runtime&)>& run) {
   log::init(cli.program, log_level);

@@ -26,17 +26,10 @@ int main(int argc, char** argv) {
   if (cli.check_config) return eck::config_ok(cli);
 
   if (!cli.args.empty()) {
-    if (!eck::inventory::is_report_command(cli.args[0])) {
-      std::cerr << "eck-inventory: unknown command '" << cli.args[0] << "'\n" << kUsage;
-      return 2;
-    }
-    try {
+    return eck::run_command_line_tool(cli, kUsage, eck::inventory::is_report_command, [&] {
       eck::Database db(cfg.database);
       return eck::inventory::run_report(db, cli.args, std::cout, std::cerr);
-    } catch (const std::exception& e) {
-      std::cerr << "eck-inventory: " << e.what() << '\n';
-      return 1;
-    }
+    });
   }
   return eck::run_daemon(cli, cfg.log_level, [&](eck::Runtime& rt) {
     return eck::inventory::run_inventory(cfg, rt);

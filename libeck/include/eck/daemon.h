@@ -50,6 +50,14 @@ int config_ok(const CommandLine& cli);
 template <typename Load>
 auto load_config_or_exit(const CommandLine& cli, Load&& load) -> decltype(load(cli.config_path));
 
+// The command part of a daemon's main (e.g. "eck-inventory levels"):
+// cli.args[0] must satisfy is_command (else the usage and exit 2); run()
+// gives the exit code; an exception it throws (database unreachable ...) is
+// printed as "<program>: <error>" and exits 1.
+int run_command_line_tool(const CommandLine& cli, std::string_view usage,
+                          const std::function<bool(const std::string&)>& is_command,
+                          const std::function<int()>& run);
+
 class Runtime;
 // The daemon part of every main: logging at `log_level`, a Runtime, then
 // run(rt); an escaping exception is logged as critical and exits 1.
