@@ -174,7 +174,10 @@ struct Section::Impl {
   }
 
   [[noreturn]] void fail_value(const Entry& e, const std::string& expected) const {
-    const YAML::Mark m = e.value.Mark().is_null() ? e.key_node.Mark() : e.value.Mark();
+    // A key without a value ("max_batch:") has a null node whose mark is
+    // where the next token starts: point at the key instead.
+    const YAML::Mark m =
+        e.value.Mark().is_null() || e.value.IsNull() ? e.key_node.Mark() : e.value.Mark();
     fail(*file, m, key_in(path, e.key) + ": expected " + expected + ", got " + describe(e.value));
   }
 

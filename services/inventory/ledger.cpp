@@ -318,6 +318,8 @@ void Ledger::upsert_product(const v1::ProductUpserted& up) {
       if (r.empty()) continue;
       id = r[0][0].as<ProductId>();
       tx().exec_params0("UPDATE product SET sku = $2 WHERE id = $1", *id, sku);
+      products_[*id] = ProductInfo{sku, ""};
+      by_sku_[sku] = *id;
       spdlog::info("unknown product with barcode {} adopted as sku {}", b, sku);
       break;
     }
@@ -341,7 +343,13 @@ void Ledger::upsert_product(const v1::ProductUpserted& up) {
     }
   }
   for (const auto& b : barcodes) claim_barcode(*id, sku, b);
+  // Names of products merged away now: their StockLevelChanged (produced at
+  // the end of this event) must still say which barcode they were.
+  std::vector<std::pair<ProductId, ProductInfo>> merged;
+  for (ProductId p : merged_now_) merged.emplace_back(p, products_.at(p));
+  merged_now_.clear();
   forget_products();
+  for (auto& [p, info] : merged) products_[p] = std::move(info);
 }
 
 void Ledger::claim_barcode(ProductId p, const std::string& sku, const std::string& barcode) {
@@ -374,6 +382,8 @@ void Ledger::merge_product(ProductId from, ProductId into) {
   for (const auto& [k, s] : levels_) {
     if (k.first == from) where.insert(k.second);
   }
+  product_info(from);  // remember its barcode before it moves
+  merged_now_.push_back(from);
   const std::string reference = product_info(into).sku;
   for (LocationId l : where) {
     const std::int64_t q = state(from, l).level;
@@ -408,8 +418,11 @@ std::vector<SaleLineState> Ledger::sale_lines(const std::string& sale_id) {
   flush(tx());
   std::vector<SaleLineState> lines;
   for (const auto& row : tx().exec_params(
-           "SELECT line_no, product_id, location_id, -quantity_milli FROM movement"
-           " WHERE reference = $1 AND reason IN ('sale', 'sale_return') ORDER BY line_no",
+           // A product merged since the sale: its stock lives on in the
+           // product it was merged into, and so do returns.
+           "SELECT m.line_no, coalesce(p.merged_into, m.product_id), m.location_id, -m.quantity_milli"
+           " FROM movement m JOIN product p ON p.id = m.product_id"
+           " WHERE m.reference = $1 AND m.reason IN ('sale', 'sale_return') ORDER BY m.line_no",
            sale_id)) {
     lines.push_back(SaleLineState{row[0].as<int>(), row[1].as<ProductId>(),
                                   row[2].as<LocationId>(), row[3].as<std::int64_t>(), 0});
@@ -500,6 +513,7 @@ void Ledger::discard() {
   forget_products();
   by_code_.clear();
   codes_.clear();
+  merged_now_.clear();
   touched_.clear();
   movements_.clear();
   documents_.clear();

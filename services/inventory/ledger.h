@@ -164,6 +164,7 @@ class Ledger {
 
   // This event.
   std::vector<Key> touched_;
+  std::vector<ProductId> merged_now_;  // by the ProductUpserted being applied
 
   // Buffered until flush().
   CopyBuffer<9> movements_{"movement",

@@ -62,6 +62,9 @@ void sale_completed(const v1::SaleCompleted& m, Ledger& ledger) {
       throw Rejected(fmt::format("line_no {} appears twice", line.line_no()));
     }
     check_quantity(line.quantity_milli(), line.line_no());
+    if (line.sku().empty() && line.barcode().empty()) {
+      throw Rejected(fmt::format("line {}: names neither a sku nor a barcode", line.line_no()));
+    }
   }
   ledger.claim_document("sale", m.sale_id());
   // Training and abandoned sales happened at the till but no goods left.

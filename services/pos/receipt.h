@@ -40,6 +40,8 @@
 #include <string>
 #include <vector>
 
+#include "sale_checks.h"
+
 namespace eck::pos {
 
 struct BusinessInfo {
@@ -61,13 +63,8 @@ struct ReceiptLine {
   int vat_rate_bp = 0;                // 1900 = 19.00 %
 };
 
-struct ReceiptVat {
-  int vat_category = 0;
-  int vat_rate_bp = 0;
-  std::int64_t net_minor = 0;
-  std::int64_t vat_minor = 0;
-  std::int64_t gross_minor = 0;
-};
+// VAT per rate as eck-pos computes it (sale_checks.h).
+using ReceiptVat = VatTotal;
 
 struct ReceiptPayment {
   int method = 0;  // eck.v1.PaymentMethod
