@@ -200,7 +200,7 @@ CREATE TABLE z_report_total (
   register_id   text NOT NULL,
   z_number      bigint NOT NULL,
   kind          text NOT NULL CHECK (kind IN ('vat', 'payment', 'business_case')),
-  key           text NOT NULL,            -- "STANDARD 19.00%", "CASH", "sales" ...
+  key           text NOT NULL,            -- "STANDARD 19.00 %", "CASH", "sales" ... (zreport.h)
   count         bigint NOT NULL,
   net_minor     bigint NOT NULL,
   vat_minor     bigint NOT NULL,

@@ -52,14 +52,15 @@ void vat_totals(pqxx::work& tx, const std::string& session, ZReport& z) {
     t.vat_minor = r[4].as<std::int64_t>();
     t.gross_minor = r[5].as<std::int64_t>();
   }
-  // Voids: VAT of what they took back, per rate, computed like a sale's.
+  // Voids: the VAT of what each took back, per rate, rounded per void like
+  // a sale's per sale (so voiding a whole sale takes back exactly its VAT).
   for (const auto& r : tx.exec_params(
-           std::string("SELECT l.vat_category, l.vat_rate_bp, count(DISTINCT v.void_id), sum(l.gross_minor)"
+           std::string("SELECT l.vat_category, l.vat_rate_bp, sum(l.gross_minor)"
                        " FROM sale_void_line l JOIN sale_void v USING (void_id) WHERE ") + kVoids +
-               " GROUP BY 1, 2",
+               " GROUP BY v.void_id, 1, 2",
            session)) {
     const int rate = r[1].as<int>();
-    const auto gross = r[3].as<std::int64_t>();
+    const auto gross = r[2].as<std::int64_t>();
     const auto vat = vat_of_gross(gross, rate);
     auto& t = by_rate[{r[0].as<int>(), rate}];
     t.gross_minor -= gross;

@@ -9,7 +9,14 @@
 // - cash: expected = float + cash tendered - change + cash in - cash out -
 //   cash refunds, against the counted amount; difference = counted - expected.
 // Sales and voids flagged with problems are included (they happened) and
-// counted in flagged_count.
+// counted in flagged_count. Voids of training or abandoned sales are left
+// out like the sales themselves.
+//
+// ZTotal rows: "vat" (key "STANDARD 19.00 %": count = sales with lines at
+// that rate; net, VAT, gross of sales minus voids, VAT rounded per sale and
+// per void); "payment" (key "CASH", "DEBIT_CARD" ...: count = payments plus
+// refunds; gross = net amount kept); "business_case" (keys sales, voids,
+// cash_in, cash_out: count and gross; voids and cash_out negative).
 #pragma once
 
 #include <cstdint>

@@ -94,13 +94,16 @@ void DaemonProcess::write_config(const std::string& yaml) const {
 
 void DaemonProcess::start() {
   if (proc_ && proc_->running()) throw std::logic_error(name_ + " already running");
-  notify_.reset();
-  notify_ = std::make_unique<NotifySocket>(dir_.file("notify"));
+  // Only readiness is read. The socket goes away once READY came: a daemon
+  // keeps sending STATUS and WATCHDOG, and sd_notify() blocks (the whole
+  // main loop with it) on a socket whose queue nobody drains; without the
+  // socket it fails at once and the daemon carries on.
+  NotifySocket notify(dir_.file("notify"));
   proc_ = std::make_unique<ChildProcess>(binary_path(),
                                          std::vector<std::string>{"--config", config_path()},
                                          dir_.file(name_ + ".log"),
-                                         ChildProcess::Env{{"NOTIFY_SOCKET", notify_->path()}});
-  if (!notify_->wait_for("READY=1", std::chrono::seconds(30))) {
+                                         ChildProcess::Env{{"NOTIFY_SOCKET", notify.path()}});
+  if (!notify.wait_for("READY=1", std::chrono::seconds(30))) {
     ADD_FAILURE() << name_ << " did not become ready; log:\n" << log();
     throw std::runtime_error(name_ + " did not become ready");
   }

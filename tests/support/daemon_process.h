@@ -93,7 +93,6 @@ class DaemonProcess {
   std::string binary_;
   TempDir dir_;
   int commands_run_ = 0;
-  std::unique_ptr<NotifySocket> notify_;
   std::unique_ptr<ChildProcess> proc_;
 };
 
