@@ -22,13 +22,10 @@
 #include <iostream>
 #include <iterator>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <string>
-#include <thread>
-#include <unordered_set>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -38,6 +35,8 @@
 #include "eck/publisher.h"
 #include "eck/v1/envelope.pb.h"
 #include "support/broker_process.h"
+#include "support/e2e.h"
+#include "support/inventory_events.h"
 #include "support/inventory_process.h"
 #include "support/test_pg.h"
 
@@ -46,7 +45,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::int64_t kUnit = 1000;  // quantities are thousandths
+using test::stock::kUnit;  // quantities are thousandths
+namespace stock = test::stock;
 constexpr std::int64_t kMaxQuantityMilli = 1'000'000'000'000;
 constexpr std::int64_t kMaxLevelMilli = 1'000'000'000'000'000;
 constexpr const char* kSource = "inventory-e2e";
@@ -359,29 +359,10 @@ class DayGenerator {
 
   std::vector<v1::Envelope> catalog() {
     std::vector<v1::Envelope> out;
-    for (const auto& p : products_) {
-      v1::Envelope env;
-      auto* u = env.mutable_product_upserted();
-      u->set_sku(p.sku);
-      for (const auto& b : p.barcodes) u->add_barcodes(b);
-      u->set_name("Product " + p.sku);
-      u->set_unit(p.by_weight ? "kg" : "pcs");
-      u->mutable_price()->set_currency("EUR");
-      u->mutable_price()->set_minor(pick(99, 4999));
-      out.push_back(finish(std::move(env)));
-    }
+    for (const auto& p : products_) out.push_back(upsert(p.sku, p.barcodes, p.by_weight));
     for (const auto& p : products_)
-      for (const auto& loc : kLocations) {
-        if (!chance(50)) continue;
-        v1::Envelope env;
-        auto* r = env.mutable_reorder_rule_set();
-        r->set_sku(p.sku);
-        r->set_location(loc);
-        r->set_reorder_point_milli(pick(2, 12) * kUnit);
-        r->set_max_level_milli(40 * kUnit);
-        r->set_supplier("SUP-" + std::to_string(pick(1, 4)));
-        out.push_back(finish(std::move(env)));
-      }
+      for (const auto& loc : kLocations)
+        if (chance(50)) out.push_back(rule(p.sku, loc));
     return out;
   }
 
@@ -389,11 +370,13 @@ class DayGenerator {
   // journaled before it (its sale and earlier voids of that sale).
   v1::Envelope next(std::vector<std::string>& must_follow) {
     must_follow.clear();
-    const int r = pick(0, 99);
-    if (r < 8 && !voidable_.empty()) return void_of_a_sale(must_follow);
-    if (r < 58) return sale();
-    if (r < 73) return receipt();
-    if (r < 86) return adjustment();
+    const int r = static_cast<int>(pick(0, 999));
+    if (r < 5) return catalog_change();
+    if (r < 10) return rule(any_product().sku, location());  // a new or changed rule
+    if (r < 90 && !voidable_.empty()) return void_of_a_sale(must_follow);
+    if (r < 580) return sale();
+    if (r < 730) return receipt();
+    if (r < 860) return adjustment();
     return transfer();
   }
 
@@ -410,8 +393,54 @@ class DayGenerator {
     return env;
   }
 
+  v1::Envelope upsert(const std::string& sku, const std::vector<std::string>& barcodes, bool by_weight) {
+    v1::Envelope env = stock::product(sku, barcodes);
+    auto* u = env.mutable_product_upserted();
+    u->set_unit(by_weight ? "kg" : "pcs");
+    *u->mutable_price() = eur(pick(99, 4999));
+    return finish(std::move(env));
+  }
+
+  v1::Envelope rule(const std::string& sku, const std::string& loc) {
+    v1::Envelope env = stock::rule(sku, loc, pick(2, 12) * kUnit);
+    env.mutable_reorder_rule_set()->set_supplier("SUP-" + std::to_string(pick(1, 4)));
+    return finish(std::move(env));
+  }
+
+  // The catalog during the day: a barcode moves to another product, a
+  // product gets a new barcode instead of an old one, or a product first
+  // seen at a till (NEW-*) is described.
+  v1::Envelope catalog_change() {
+    Product& to = products_[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(products_.size()) - 1))];
+    const int kind = static_cast<int>(pick(0, 2));
+    if (kind == 0) {
+      std::vector<Product*> donors;
+      for (auto& p : products_)
+        if (&p != &to && p.barcodes.size() > 1) donors.push_back(&p);
+      if (!donors.empty()) {
+        Product& from = *donors[static_cast<std::size_t>(pick(0, static_cast<std::int64_t>(donors.size()) - 1))];
+        to.barcodes.push_back(from.barcodes.back());
+        from.barcodes.pop_back();
+      }
+    } else if (kind == 1) {
+      to.barcodes.back() = "401" + std::to_string(1000000 + ++new_barcodes_);
+    } else {
+      return upsert(unknown_sku(), {}, false);
+    }
+    return upsert(to.sku, to.barcodes, to.by_weight);
+  }
+
+  static v1::Money eur(std::int64_t minor) {
+    v1::Money m;
+    m.set_currency("EUR");
+    m.set_minor(minor);
+    return m;
+  }
+
   const std::string& location() { return kLocations[pick(0, 2)]; }
   const Product& any_product() { return products_[pick(0, static_cast<std::int64_t>(products_.size()) - 1)]; }
+  // A sku the catalog has not described (yet): tills and receipts still use it.
+  std::string unknown_sku() { return "NEW-" + std::to_string(pick(1, 4)); }
 
   // Mostly a product at or near its reorder point at `loc`, else one
   // without a rule there: levels with a rule hover around their point.
@@ -433,60 +462,52 @@ class DayGenerator {
 
   // Names the product as tills and scanners do: mostly by sku, sometimes by
   // barcode alone, sometimes both (rarely a barcode of another product: the
-  // sku wins).
-  template <typename Line>
-  void name(Line* l, const Product& p, bool allow_mismatch) {
-    const int r = pick(0, 99);
+  // sku wins). Returns {sku, barcode}.
+  std::pair<std::string, std::string> name(const Product& p, bool allow_mismatch) {
+    const int r = static_cast<int>(pick(0, 99));
     const auto& code = p.barcodes[pick(0, static_cast<std::int64_t>(p.barcodes.size()) - 1)];
-    if (r < 65) {
-      l->set_sku(p.sku);
-    } else if (r < 88) {
-      l->set_barcode(code);
-    } else if (r < 98 || !allow_mismatch) {
-      l->set_sku(p.sku);
-      l->set_barcode(code);
-    } else {
-      l->set_sku(p.sku);
-      const Product& other = any_product();
-      l->set_barcode(other.barcodes.front());
-    }
+    if (r < 65) return {p.sku, ""};
+    if (r < 88) return {"", code};
+    if (r < 98 || !allow_mismatch) return {p.sku, code};
+    return {p.sku, any_product().barcodes.front()};
+  }
+
+  stock::Item item(const Product& p, std::int64_t quantity) {
+    auto [sku, barcode] = name(p, false);
+    return {sku, quantity, barcode};
   }
 
   v1::Envelope sale() {
-    v1::Envelope env;
-    auto* s = env.mutable_sale_completed();
     const std::string id = "S-" + std::to_string(++sales_);
-    s->set_sale_id(id);
-    s->set_location(location());
-    s->set_register_id("R-" + s->location());
+    std::vector<stock::Line> lines;
+    const int n = static_cast<int>(pick(1, 5));
+    for (int no = 1; no <= n; ++no) {
+      if (chance(1)) {
+        lines.push_back({no, unknown_sku(), kUnit});
+        continue;
+      }
+      const Product& p = any_product();
+      auto [sku, barcode] = name(p, true);
+      const int r = static_cast<int>(pick(0, 99));
+      const std::int64_t q = r < 4 ? -quantity(p, 1, 2)  // taken back within the sale
+                             : r < 5 ? 0
+                                     : quantity(p, 1, 3);
+      lines.push_back({no, sku, q, barcode});
+    }
+    const std::string& loc = location();
+    v1::Envelope env = stock::sale(id, loc, lines);
+    auto* s = env.mutable_sale_completed();
+    s->set_register_id("R-" + loc);
     s->set_cashier("C-" + std::to_string(pick(1, 6)));
     s->set_training(chance(2));
     s->set_abandoned(!s->training() && chance(1));
-    const int lines = static_cast<int>(pick(1, 5));
     std::int64_t gross = 0;
-    for (int i = 1; i <= lines; ++i) {
-      auto* l = s->add_lines();
-      l->set_line_no(i);
-      if (chance(1)) {
-        l->set_sku("NEW-" + std::to_string(pick(1, 4)));  // not in the catalog (yet)
-        l->set_quantity_milli(kUnit);
-      } else {
-        const Product& p = any_product();
-        name(l, p, true);
-        const int r = pick(0, 99);
-        if (r < 4) l->set_quantity_milli(-quantity(p, 1, 2));  // taken back within the sale
-        else if (r < 5) l->set_quantity_milli(0);
-        else l->set_quantity_milli(quantity(p, 1, 3));
-      }
-      l->mutable_unit_price()->set_currency("EUR");
-      l->mutable_unit_price()->set_minor(pick(99, 4999));
-      const std::int64_t total = l->unit_price().minor() * l->quantity_milli() / kUnit;
-      l->mutable_line_total()->set_currency("EUR");
-      l->mutable_line_total()->set_minor(total);
-      gross += total;
+    for (auto& l : *s->mutable_lines()) {
+      *l.mutable_unit_price() = eur(pick(99, 4999));
+      *l.mutable_line_total() = eur(l.unit_price().minor() * l.quantity_milli() / kUnit);
+      gross += l.line_total().minor();
     }
-    s->mutable_totals()->mutable_gross()->set_currency("EUR");
-    s->mutable_totals()->mutable_gross()->set_minor(gross);
+    *s->mutable_totals()->mutable_gross() = eur(gross);
     v1::Envelope done = finish(std::move(env));
     if (const auto* rec = model_.find_sale(id); rec && !rec->moved.empty()) {
       voidable_.push_back(id);
@@ -506,30 +527,29 @@ class DayGenerator {
     for (const auto& [no, line] : rec.moved)
       if (line.remaining > 0) left.emplace_back(no, line.remaining);
 
-    v1::Envelope env;
-    auto* v = env.mutable_sale_voided();
-    v->set_void_id("V-" + std::to_string(++voids_));
-    v->set_original_sale_id(sale_id);
-    v->set_register_id("R-" + rec.location);
-    v->set_restock(chance(60));
+    const std::string id = "V-" + std::to_string(++voids_);
+    const bool restock = chance(60);
     const int where = static_cast<int>(pick(0, 99));
-    if (where < 35) v->set_location(rec.location);
-    else if (where < 50) v->set_location(location());  // returned at another store
-    v->set_reason("customer changed mind");
+    const std::string loc = where < 35   ? rec.location
+                            : where < 50 ? location()  // returned at another store
+                                         : "";         // the sale's
+    v1::Envelope env;
     if (chance(40)) {
-      v->set_whole_sale(true);
+      env = stock::void_whole(id, sale_id, restock, loc);
     } else {
       std::shuffle(left.begin(), left.end(), rng_);
+      std::vector<stock::Taken> taken;
       const std::size_t lines = static_cast<std::size_t>(pick(1, static_cast<std::int64_t>(left.size())));
       for (std::size_t j = 0; j < lines; ++j) {
-        auto* vl = v->add_lines();
-        vl->set_line_no(left[j].first);
         const std::int64_t most = left[j].second;
-        vl->set_quantity_milli(chance(40)            ? 0  // all that remains
-                               : most % kUnit == 0 ? pick(1, most / kUnit) * kUnit
-                                                   : pick(1, most));
+        taken.push_back({left[j].first, chance(40)            ? 0  // all that remains
+                                        : most % kUnit == 0 ? pick(1, most / kUnit) * kUnit
+                                                            : pick(1, most)});
       }
+      env = stock::void_lines(id, sale_id, taken, restock, loc);
     }
+    env.mutable_sale_voided()->set_register_id("R-" + rec.location);
+    env.mutable_sale_voided()->set_reason("customer changed mind");
     must_follow = history_[sale_id];
     v1::Envelope done = finish(std::move(env));
     history_[sale_id].push_back(done.event_id());
@@ -540,72 +560,65 @@ class DayGenerator {
   }
 
   v1::Envelope receipt() {
-    v1::Envelope env;
-    auto* r = env.mutable_stock_received();
-    r->set_receipt_id("G-" + std::to_string(++receipts_));
-    r->set_location(location());
-    r->set_supplier("SUP-" + std::to_string(pick(1, 4)));
+    const std::string id = "G-" + std::to_string(++receipts_);
+    const std::string& loc = location();
+    std::vector<stock::Item> items;
     const int lines = static_cast<int>(pick(1, 4));
     for (int i = 0; i < lines; ++i) {
-      auto* l = r->add_lines();
       if (chance(1)) {
-        l->set_sku("NEW-" + std::to_string(pick(1, 4)));
-        l->set_quantity_milli(pick(1, 10) * kUnit);
+        items.push_back({unknown_sku(), pick(1, 10) * kUnit});
         continue;
       }
-      const Product& p = restock_candidate(r->location());
-      name(l, p, false);
+      const Product& p = restock_candidate(loc);
       // Up to a little above the reorder point, so levels keep crossing it.
-      const Key k{p.sku, r->location()};
+      const Key k{p.sku, loc};
       const auto point = model_.point(k);
       const std::int64_t short_by = point ? *point - model_.level(k) : 0;
-      l->set_quantity_milli(short_by > -kUnit ? std::max(kUnit, (short_by / kUnit + pick(1, 8)) * kUnit)
-                                             : quantity(p, 1, 10));
+      items.push_back(item(p, short_by > -kUnit ? std::max(kUnit, (short_by / kUnit + pick(1, 8)) * kUnit)
+                                                : quantity(p, 1, 10)));
     }
+    v1::Envelope env = stock::receipt(id, loc, items);
+    env.mutable_stock_received()->set_supplier("SUP-" + std::to_string(pick(1, 4)));
     return finish(std::move(env));
   }
 
   v1::Envelope adjustment() {
-    v1::Envelope env;
-    auto* a = env.mutable_stock_adjusted();
-    a->set_adjustment_id("A-" + std::to_string(++adjustments_));
-    a->set_location(location());
+    const std::string id = "A-" + std::to_string(++adjustments_);
+    const std::string& loc = location();
     const Product& p = any_product();
-    if (chance(85)) a->set_sku(p.sku);
-    else a->set_barcode(p.barcodes.back());
+    v1::Envelope env;
     if (chance(50)) {
       std::int64_t d = 0;
       while (d == 0) d = p.by_weight ? pick(-5000, 5000) : pick(-5, 5) * kUnit;
-      a->set_delta_milli(d);
-      a->set_reason(d < 0 ? v1::ADJUSTMENT_REASON_DAMAGE : v1::ADJUSTMENT_REASON_FOUND);
+      env = stock::adjust_by(id, loc, p.sku, d);
+      env.mutable_stock_adjusted()->set_reason(d < 0 ? v1::ADJUSTMENT_REASON_DAMAGE : v1::ADJUSTMENT_REASON_FOUND);
     } else {
-      const std::int64_t level = model_.level({p.sku, a->location()});
+      const std::int64_t level = model_.level({p.sku, loc});
       std::int64_t counted = 0;
       if (level >= 0 && chance(30)) counted = level;  // the count confirms the books
       else if (level >= 0) counted = std::max<std::int64_t>(0, level + pick(-3, 3) * kUnit);
       else counted = pick(0, 5) * kUnit;
-      a->set_counted_milli(counted);
-      a->set_reason(v1::ADJUSTMENT_REASON_COUNT_CORRECTION);
+      env = stock::count(id, loc, p.sku, counted);
+      env.mutable_stock_adjusted()->set_reason(v1::ADJUSTMENT_REASON_COUNT_CORRECTION);
+    }
+    if (chance(15)) {  // scanned instead
+      env.mutable_stock_adjusted()->clear_sku();
+      env.mutable_stock_adjusted()->set_barcode(p.barcodes.back());
     }
     return finish(std::move(env));
   }
 
   v1::Envelope transfer() {
-    v1::Envelope env;
-    auto* t = env.mutable_stock_transferred();
-    t->set_transfer_id("T-" + std::to_string(++transfers_));
+    const std::string id = "T-" + std::to_string(++transfers_);
     const std::int64_t from = pick(0, 2);
     const std::int64_t to = (from + pick(1, 2)) % 3;
-    t->set_from_location(kLocations[from]);
-    t->set_to_location(kLocations[to]);
+    std::vector<stock::Item> items;
     const int lines = static_cast<int>(pick(1, 3));
     for (int i = 0; i < lines; ++i) {
-      auto* l = t->add_lines();
       const Product& p = any_product();
-      name(l, p, false);
-      l->set_quantity_milli(quantity(p, 1, 5));
+      items.push_back(item(p, quantity(p, 1, 5)));
     }
-    return finish(std::move(env));
+    return finish(stock::transfer(id, kLocations[from], kLocations[to], items));
   }
 
   std::mt19937_64 rng_;
@@ -614,54 +627,8 @@ class DayGenerator {
   std::uint64_t seq_ = 0;
   std::vector<std::string> voidable_;                          // sale ids with something left
   std::map<std::string, std::vector<std::string>> history_;    // sale id -> its event_ids
-  int sales_ = 0, voids_ = 0, receipts_ = 0, adjustments_ = 0, transfers_ = 0;
+  int sales_ = 0, voids_ = 0, receipts_ = 0, adjustments_ = 0, transfers_ = 0, new_barcodes_ = 0;
 };
-
-// --- publishing --------------------------------------------------------------------
-
-class Acks {
- public:
-  Publisher::Callback callback() {
-    return [this](const Ack* ack, const PublishError* err) {
-      std::lock_guard lock(mu_);
-      if (err) {
-        errors_.push_back(err->event_id() + ": " + err->reason());
-        return;
-      }
-      ids_.insert(ack->event_id);
-      ++answered_;
-    };
-  }
-  std::size_t answered() {
-    std::lock_guard lock(mu_);
-    return answered_;
-  }
-  bool acked(const std::string& id) {
-    std::lock_guard lock(mu_);
-    return ids_.contains(id);
-  }
-  std::vector<std::string> errors() {
-    std::lock_guard lock(mu_);
-    return errors_;
-  }
-
- private:
-  std::mutex mu_;
-  std::unordered_set<std::string> ids_;
-  std::size_t answered_ = 0;
-  std::vector<std::string> errors_;
-};
-
-template <typename Pred>
-bool wait_until(Pred done, std::chrono::milliseconds timeout,
-                std::chrono::milliseconds interval = 2ms) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(interval);
-  }
-  return true;
-}
 
 // --- reading back ------------------------------------------------------------------
 
@@ -690,31 +657,9 @@ std::string key_sku(const std::string& sku, const std::string& barcode) {
   return sku.empty() ? "#" + barcode : sku;
 }
 
-// How far the daemon got: its stored position, the broker's head, and the
-// outbox rows not relayed yet.
-struct Progress {
-  std::int64_t head = 0;
-  std::int64_t position = 0;
-  std::int64_t unacked = 0;
-  bool done() const { return position == head && unacked == 0; }
-};
-
-Progress progress(pqxx::connection& su) {
-  pqxx::nontransaction tx(su);
-  auto r = tx.exec1(
-      "SELECT (SELECT coalesce(max(seq), 0) FROM broker.journal),"
-      " (SELECT coalesce(max(position), 0) FROM inventory.consumer_position WHERE consumer = 'inventory'),"
-      " (SELECT count(*) FROM inventory.outbox WHERE acked_seq IS NULL)");
-  return {r[0].as<std::int64_t>(), r[1].as<std::int64_t>(), r[2].as<std::int64_t>()};
-}
-
-std::ostream& operator<<(std::ostream& os, const Progress& p) {
-  return os << "position " << p.position << " of head " << p.head << ", " << p.unacked
-            << " outbox rows unacked";
-}
-
-std::string tail(const std::string& log, std::size_t bytes = 4000) {
-  return log.size() > bytes ? log.substr(log.size() - bytes) : log;
+// How far eck-inventory got (see support/e2e.h).
+test::ConsumerProgress progress(pqxx::connection& su) {
+  return test::consumer_progress(su, "inventory", "inventory");
 }
 
 // --- the test ----------------------------------------------------------------------
@@ -740,7 +685,7 @@ TEST(InventoryE2E, RandomDayMatchesModel) {
   po.ack_timeout = 10s;  // a retry could reorder: only on real trouble
   po.source = kSource;
   Publisher pub(po);
-  Acks acks;
+  test::PublishAcks acks;
   DayGenerator gen(seed);
   std::vector<v1::Envelope> published;  // distinct events, in publish order
 
@@ -763,7 +708,7 @@ TEST(InventoryE2E, RandomDayMatchesModel) {
     // A void is only valid after its sale (and earlier voids): wait for
     // their acks so the journal has them first whatever the publisher does.
     for (const auto& id : must_follow)
-      ASSERT_TRUE(wait_until([&] { return acks.acked(id); }, 60s)) << "no ack for " << id;
+      ASSERT_TRUE(test::wait_until([&] { return acks.acked(id); }, 60s)) << "no ack for " << id;
     published.push_back(env);
     pub.publish(env, acks.callback());
     if (gen.chance(2)) {  // a producer retrying: the same event_id again
@@ -773,12 +718,12 @@ TEST(InventoryE2E, RandomDayMatchesModel) {
       ++republished;
     }
     if (kill_at.contains(i)) {
-      ASSERT_TRUE(wait_until([&] { return acks.answered() >= catalog_events + static_cast<std::size_t>(i); }, 60s));
+      ASSERT_TRUE(test::wait_until([&] { return acks.answered() >= catalog_events + static_cast<std::size_t>(i); }, 60s));
       // Publishing outruns the daemon: let it commit a good part of what is
       // there (some batches, some relaying) so the kill lands mid-stream,
       // not in its first transaction after a start.
       const std::int64_t target = progress(su).head * gen.pick(40, 70) / 100;
-      ASSERT_TRUE(wait_until([&] { return progress(su).position >= target; }, 60s, 50ms))
+      ASSERT_TRUE(test::wait_until([&] { return progress(su).position >= target; }, 60s, 50ms))
           << "eck-inventory makes no progress: " << progress(su);
       inventory.kill(SIGKILL);
       std::cout << "SIGKILL after " << i << " events: " << progress(su) << "\n";
@@ -799,9 +744,16 @@ TEST(InventoryE2E, RandomDayMatchesModel) {
   // Wait until the daemon has considered the whole journal and relayed
   // everything it produced (each relayed event moves the head, so both in
   // one look).
-  const bool done = wait_until([&] { return progress(su).done(); }, 120s, 100ms);
+  const bool done = test::wait_until([&] { return progress(su).done(); }, 120s, 100ms);
   ASSERT_TRUE(done) << "the daemon did not catch up within 120 s: " << progress(su) << "; log tail:\n"
-                    << tail(inventory.log());
+                    << test::log_tail(inventory.log());
+  {
+    pqxx::nontransaction tx(su);
+    auto r = tx.exec("SELECT topic, rejected FROM inventory.outbox WHERE acked_seq IS NULL LIMIT 5");
+    for (const auto& row : r)
+      ADD_FAILURE() << "outbox row never acknowledged: " << row[0].as<std::string>() << " rejected: "
+                    << row[1].as<std::string>("");
+  }
   std::cout << "caught up "
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - published_at).count()
             << " ms after the last ack\n";
@@ -940,7 +892,7 @@ TEST(InventoryE2E, RandomDayMatchesModel) {
   const int status = inventory.stop();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
       << "SIGTERM: eck-inventory " << test::ChildProcess::describe_status(status) << "; log tail:\n"
-      << tail(inventory.log());
+      << test::log_tail(inventory.log());
   std::cout << "total "
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count()
             << " ms\n";
