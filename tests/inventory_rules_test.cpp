@@ -3,7 +3,7 @@
 // PostgreSQL: each test gets its own database with the inventory schema,
 // applies events the way the consumer does (each in its own transaction:
 // apply_stock_event, Ledger::flush, commit; on an exception abort and
-// Ledger::discard) and looks at the tables.
+// Ledger::discard: tests/support/books_test.h) and looks at the tables.
 //
 // A rejected event must change nothing: rejects() compares every ledger
 // table before and after. After every test, TearDown checks what must hold
@@ -18,7 +18,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -27,11 +26,11 @@
 #include <pqxx/pqxx>
 
 #include "eck/consumer.h"
-#include "eck/db.h"
 #include "eck/events.h"
 #include "eck/migrate.h"
 #include "ledger.h"
 #include "stock_events.h"
+#include "support/books_test.h"
 #include "support/contains.h"
 #include "support/inventory_events.h"
 #include "support/test_pg.h"
@@ -87,103 +86,23 @@ v1::Envelope completed(v1::Envelope env) {
   return env;
 }
 
-class InventoryRules : public ::testing::Test {
+class InventoryRules : public test::BooksTest {
  protected:
-  void SetUp() override {
-    db_ = std::make_unique<Database>(DatabaseOptions{tdb_.url(), "inventory", "inventory-rules-test"});
-    migrate(conn(), "inventory", {runtime_migrations(), inventory_migrations()});
-  }
+  InventoryRules()
+      : BooksTest("inventory", {runtime_migrations(), inventory_migrations()},
+                  {"location", "product", "product_barcode", "movement", "stock_level", "reorder_point",
+                   "applied_document", "void_line", "outbox"},
+                  "inventory-rules-test") {}
+
+  // As eck-inventory runs the ledger.
+  void handle(const Event& ev, pqxx::work& tx) override { apply_stock_event(ev, tx, ledger_); }
+  void before_commit(pqxx::work& tx) override { ledger_.flush(tx); }
+  void after_rollback() override { ledger_.discard(); }
 
   // Whatever the test did, the ledger is whole.
   void TearDown() override {
     expect_levels_are_sums_of_movements();
     expect_one_change_per_changed_level();
-  }
-
-  pqxx::connection& conn() { return db_->connection(); }
-
-  // Applies the events in one transaction, as the consumer applies a batch.
-  // Returns why it was rejected, or nothing when it committed. Anything but
-  // eck::Rejected is a failure too: the contract rejects with Rejected.
-  std::optional<std::string> apply_batch(const std::vector<v1::Envelope>& envs) {
-    std::vector<Event> events;
-    for (const auto& env : envs) events.push_back(event(env));
-    pqxx::work tx(conn());
-    try {
-      for (const auto& ev : events) apply_stock_event(ev, tx, ledger_);
-      ledger_.flush(tx);
-      tx.commit();
-      last_ = events.back();
-      return std::nullopt;
-    } catch (const Rejected& r) {
-      tx.abort();
-      ledger_.discard();
-      return std::string(r.what());
-    } catch (const std::exception& e) {
-      tx.abort();
-      ledger_.discard();
-      ADD_FAILURE() << "not an eck::Rejected: " << e.what();
-      return std::string(e.what());
-    }
-  }
-
-  std::optional<std::string> apply(const v1::Envelope& env) { return apply_batch({env}); }
-
-  // The contract applies it.
-  void applies(const v1::Envelope& env) {
-    const auto why = apply(env);
-    if (why) ADD_FAILURE() << "rejected (" << *why << ") but the contract applies " << to_json(env);
-  }
-
-  // The contract rejects it with a reason containing `reason`, and nothing
-  // changes.
-  void rejects(const v1::Envelope& env, const std::string& reason) { rejects_batch({env}, reason); }
-
-  void rejects_batch(const std::vector<v1::Envelope>& envs, const std::string& reason) {
-    const std::string before = dump();
-    const auto why = apply_batch(envs);
-    if (!why) {
-      ADD_FAILURE() << "applied, but the contract rejects it (\"" << reason << "\"): " << to_json(envs.back());
-      return;
-    }
-    EXPECT_PRED_FORMAT2(Contains, *why, reason) << "\n  event: " << to_json(envs.back());
-    EXPECT_EQ(dump(), before) << "a rejected event changed the ledger: " << to_json(envs.back());
-  }
-
-  // Every ledger table, as text.
-  std::string dump() {
-    pqxx::work tx(conn());
-    std::string out;
-    for (const std::string table : {"location", "product", "product_barcode", "movement", "stock_level",
-                                    "reorder_point", "applied_document", "void_line", "outbox"}) {
-      out += table + ":\n" +
-             tx.exec1("SELECT coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '') FROM " + table + " x")[0]
-                 .as<std::string>() +
-             "\n";
-    }
-    return out;
-  }
-
-  // The first column of every row, as text ("NULL" for NULL).
-  template <typename... Args>
-  Lines column(const std::string& sql, Args&&... args) {
-    pqxx::work tx(conn());
-    Lines out;
-    const pqxx::result result = tx.exec_params(sql, std::forward<Args>(args)...);
-    for (const auto& row : result)
-      out.push_back(row[0].is_null() ? "NULL" : row[0].as<std::string>());
-    return out;
-  }
-
-  // The one value of a query that returns one row.
-  template <typename... Args>
-  std::string value(const std::string& sql, Args&&... args) {
-    const Lines rows = column(sql, std::forward<Args>(args)...);
-    if (rows.size() != 1) {
-      ADD_FAILURE() << rows.size() << " rows from " << sql;
-      return "";
-    }
-    return rows[0];
   }
 
   // Level of a product (named as kLabel does) at a location; 0 without a row.
@@ -244,25 +163,12 @@ class InventoryRules : public ::testing::Test {
                  product);
   }
 
-  const std::string& last_event_id() const { return last_.envelope.event_id(); }
-  std::uint64_t last_seq() const { return last_.seq; }
-
   // Receipts giving each product `quantity` at `location` (quick stock).
   void stock(const std::string& location, const std::vector<Item>& items) {
     applies(receipt("stock-" + std::to_string(++stocked_), location, items));
   }
 
  private:
-  Event event(v1::Envelope env) {
-    if (env.event_id().empty()) complete_envelope(env, "inventory-rules-test");
-    Event ev;
-    ev.seq = ++seq_;
-    ev.topic = kind_of(env)->topic;
-    ev.raw = env.SerializeAsString();
-    ev.envelope = std::move(env);
-    return ev;
-  }
-
   void expect_levels_are_sums_of_movements() {
     const Lines problems = column(
         "SELECT 'level of ' || s.product_id || '@' || s.location_id || ' is ' || s.level_milli ||"
@@ -305,11 +211,7 @@ class InventoryRules : public ::testing::Test {
     EXPECT_EQ(got, want) << "StockLevelChanged (seq event_id location delta level) vs what the movements say";
   }
 
-  test::TestDatabase tdb_;
-  std::unique_ptr<Database> db_;
   Ledger ledger_{"eck-inventory"};
-  std::uint64_t seq_ = 0;
-  Event last_;
   std::int64_t outbox_seen_ = 0;
   int stocked_ = 0;
 };

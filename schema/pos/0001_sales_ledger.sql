@@ -57,6 +57,7 @@ CREATE INDEX sale_problems ON sale (seq) WHERE problems <> '{}';
 
 CREATE TABLE sale_line (
   sale_id            text NOT NULL REFERENCES sale,
+  idx                integer NOT NULL,    -- position in the event (line_no may repeat: flagged)
   line_no            integer NOT NULL,
   sku                text NOT NULL,
   barcode            text NOT NULL,
@@ -67,7 +68,7 @@ CREATE TABLE sale_line (
   vat_rate_bp        integer NOT NULL,
   discount_minor     bigint NOT NULL,
   line_total_minor   bigint NOT NULL,     -- gross, as declared
-  PRIMARY KEY (sale_id, line_no)
+  PRIMARY KEY (sale_id, idx)
 );
 
 CREATE TABLE sale_payment (
@@ -227,3 +228,16 @@ CREATE TRIGGER cash_movement_append_only BEFORE UPDATE OR DELETE ON cash_movemen
   FOR EACH ROW EXECUTE FUNCTION books_are_append_only();
 CREATE TRIGGER z_report_append_only BEFORE UPDATE OR DELETE ON z_report
   FOR EACH ROW EXECUTE FUNCTION books_are_append_only();
+CREATE TRIGGER sale_vat_append_only BEFORE UPDATE OR DELETE ON sale_vat
+  FOR EACH ROW EXECUTE FUNCTION books_are_append_only();
+CREATE TRIGGER sale_void_line_append_only BEFORE UPDATE OR DELETE ON sale_void_line
+  FOR EACH ROW EXECUTE FUNCTION books_are_append_only();
+CREATE TRIGGER sale_void_refund_append_only BEFORE UPDATE OR DELETE ON sale_void_refund
+  FOR EACH ROW EXECUTE FUNCTION books_are_append_only();
+CREATE TRIGGER z_report_total_append_only BEFORE UPDATE OR DELETE ON z_report_total
+  FOR EACH ROW EXECUTE FUNCTION books_are_append_only();
+CREATE TRIGGER receipt_signature_append_only BEFORE UPDATE OR DELETE ON receipt_signature
+  FOR EACH ROW EXECUTE FUNCTION books_are_append_only();
+-- TRUNCATE too, for every table of the books.
+CREATE TRIGGER books_no_truncate BEFORE TRUNCATE ON sale
+  FOR EACH STATEMENT EXECUTE FUNCTION books_are_append_only();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <set>
 
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
@@ -39,8 +40,20 @@ std::string text_array(const std::vector<std::string>& items) {
   return out;
 }
 
+// Ids must be storable as they are: a NUL byte cannot be.
 void require(const std::string& value, const char* what) {
   if (value.empty()) throw Rejected(std::string("no ") + what);
+  if (value.find('\0') != std::string::npos) throw Rejected(std::string(what) + " contains a NUL byte");
+}
+
+// PostgreSQL text cannot hold NUL bytes: they become '?', and the sale says so.
+std::string text(const std::string& s, std::vector<std::string>& problems) {
+  if (s.find('\0') == std::string::npos) return s;
+  std::string out = s;
+  std::replace(out.begin(), out.end(), '\0', '?');
+  const std::string problem = "text with NUL bytes stored with '?' for them: " + out.substr(0, 40);
+  if (std::find(problems.begin(), problems.end(), problem) == problems.end()) problems.push_back(problem);
+  return out;
 }
 
 std::string currency_of(const v1::Money& m, const std::string& fallback) {
@@ -101,6 +114,9 @@ void Books::sale_completed(const Event& ev, pqxx::work& tx) {
   register_seen(tx, s.register_id(), s.location(), ev.seq);
 
   SaleCheck check = check_sale(s);
+  // Text that PostgreSQL cannot store is kept with '?' and flagged.
+  const std::string location = text(s.location(), check.problems);
+  const std::string cashier = text(s.cashier(), check.problems);
   const auto session = session_for(tx, s.register_id(), s.session_id(), check.problems);
   if (!check.problems.empty()) {
     spdlog::warn("sale {} recorded with {} problem(s): {}", s.sale_id(), check.problems.size(),
@@ -108,12 +124,14 @@ void Books::sale_completed(const Event& ev, pqxx::work& tx) {
   }
   const auto& t = s.totals();
   const std::string currency = t.gross().currency();
-  sales_.add(s.sale_id(), ev.seq, ev.envelope.event_id(), s.register_id(), s.location(),
-             s.cashier(), session, currency, timestamp(s.started_at()), timestamp(s.finished_at()),
+  sales_.add(s.sale_id(), ev.seq, ev.envelope.event_id(), s.register_id(), location,
+             cashier, session, currency, timestamp(s.started_at()), timestamp(s.finished_at()),
              s.training(), s.abandoned(), t.gross().minor(), t.net().minor(), t.vat().minor(),
              t.change().minor(), text_array(check.problems));
-  for (const auto& l : s.lines()) {
-    lines_.add(s.sale_id(), l.line_no(), l.sku(), l.barcode(), l.name(), l.quantity_milli(),
+  for (int i = 0; i < s.lines_size(); ++i) {
+    const auto& l = s.lines(i);
+    lines_.add(s.sale_id(), i + 1, l.line_no(), text(l.sku(), check.problems), text(l.barcode(), check.problems),
+               text(l.name(), check.problems), l.quantity_milli(),
                l.unit_price().minor(), static_cast<int>(l.vat().category()), l.vat().rate_bp(),
                l.discount().minor(), l.line_total().minor());
   }
@@ -128,6 +146,10 @@ void Books::sale_completed(const Event& ev, pqxx::work& tx) {
 }
 
 namespace {
+
+// Beyond this (a billion units) a void quantity is absurd: flagged, not
+// voided, so sums of void quantities stay far from int64 limits.
+constexpr std::int64_t kMaxVoidQuantityMilli = 1'000'000'000'000;
 
 // What a void takes from one line of the original sale.
 struct Taken {
@@ -148,21 +170,24 @@ std::vector<Taken> voided_lines(pqxx::work& tx, const v1::SaleVoided& v,
       " FROM sale_line l"
       " LEFT JOIN sale_void sv ON sv.original_sale_id = l.sale_id"
       " LEFT JOIN sale_void_line vl ON vl.void_id = sv.void_id AND vl.line_no = l.line_no"
-      " WHERE l.sale_id = $1 GROUP BY l.sale_id, l.line_no ORDER BY l.line_no",
+      " WHERE l.sale_id = $1 GROUP BY l.sale_id, l.idx ORDER BY l.idx",
       v.original_sale_id());
   if (!v.whole_sale()) {
     for (const auto& vl : v.lines()) {
       const bool exists = std::any_of(lines.begin(), lines.end(),
                                       [&](const pqxx::row& r) { return r[0].as<int>() == vl.line_no(); });
       if (!exists) problems.push_back(fmt::format("line {} is not in the sale", vl.line_no()));
-      if (vl.quantity_milli() < 0) {
-        problems.push_back(fmt::format("line {}: negative void quantity", vl.line_no()));
+      if (vl.quantity_milli() < 0 || vl.quantity_milli() > kMaxVoidQuantityMilli) {
+        problems.push_back(fmt::format("line {}: void quantity {} is negative or absurd; not voided",
+                                       vl.line_no(), vl.quantity_milli()));
       }
     }
   }
   std::vector<Taken> taken;
+  std::set<int> seen;  // a repeated line number (flagged in the sale) is voided once
   for (const auto& r : lines) {
     const int line_no = r[0].as<int>();
+    if (!seen.insert(line_no).second) continue;
     std::optional<std::int64_t> want;  // 0: all that remains
     if (v.whole_sale()) {
       want = 0;
@@ -171,11 +196,11 @@ std::vector<Taken> voided_lines(pqxx::work& tx, const v1::SaleVoided& v,
         if (vl.line_no() == line_no) want = vl.quantity_milli();
       }
     }
-    if (!want) continue;
+    if (!want || *want < 0 || *want > kMaxVoidQuantityMilli) continue;
     const auto sold = r[1].as<std::int64_t>(), total = r[2].as<std::int64_t>();
     const auto prev_q = r[5].as<std::int64_t>(), prev_gross = r[6].as<std::int64_t>();
     const std::int64_t remaining = sold - prev_q;
-    const std::int64_t q = *want == 0 ? remaining : (sold < 0 ? -1 : 1) * std::llabs(*want);
+    const std::int64_t q = *want == 0 ? remaining : (sold < 0 ? -*want : *want);
     if (q == 0) {
       if (!v.whole_sale() && sold != 0) problems.push_back(fmt::format("line {} is already fully voided", line_no));
       continue;

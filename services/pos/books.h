@@ -89,8 +89,8 @@ class Books {
                          "session_id", "currency", "started_at", "finished_at", "training",
                          "abandoned", "gross_minor", "net_minor", "vat_minor", "change_minor",
                          "problems"}};
-  CopyBuffer<11> lines_{"sale_line",
-                        {"sale_id", "line_no", "sku", "barcode", "name", "quantity_milli",
+  CopyBuffer<12> lines_{"sale_line",
+                        {"sale_id", "idx", "line_no", "sku", "barcode", "name", "quantity_milli",
                          "unit_price_minor", "vat_category", "vat_rate_bp", "discount_minor",
                          "line_total_minor"}};
   CopyBuffer<5> payments_{"sale_payment", {"sale_id", "idx", "method", "amount_minor", "currency"}};

@@ -19,7 +19,8 @@ bool is_date(const std::string& s) {
   for (std::size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
     if (s[i] < '0' || s[i] > '9') return false;
   }
-  return true;
+  const int month = (s[5] - '0') * 10 + (s[6] - '0'), day = (s[8] - '0') * 10 + (s[9] - '0');
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
 }
 
 int receipt(Database& db, const PosConfig& cfg, Args& args, std::ostream& out, std::ostream& err) {
@@ -60,6 +61,12 @@ int export_sales(Database& db, Args& args, std::ostream& out, std::ostream& err)
   args.finish();
   if (!from || !to) throw UsageError("export needs --from YYYY-MM-DD and --to YYYY-MM-DD");
   if (!is_date(*from) || !is_date(*to)) throw UsageError("dates are YYYY-MM-DD");
+  try {  // a day that does not exist (2024-02-30): before any output
+    pqxx::read_transaction check(db.connection());
+    check.exec_params("SELECT $1::date, $2::date", *from, *to);
+  } catch (const pqxx::data_exception&) {
+    throw UsageError("no such date: " + *from + " or " + *to);
+  }
   pqxx::read_transaction tx(db.connection());
   std::size_t rows = 0;
   if (file) {

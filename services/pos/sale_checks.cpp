@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -54,8 +55,11 @@ bool fitting_rate(int category, int rate_bp) {
 
 void check_lines(const v1::SaleCompleted& sale, const std::string& currency, SaleCheck& out,
                  Sum& gross) {
+  std::set<int> seen;
   for (const auto& line : sale.lines()) {
     const std::string what = fmt::format("line {}", line.line_no());
+    if (line.line_no() < 1) out.problems.push_back(what + ": line numbers start at 1");
+    if (!seen.insert(line.line_no()).second) out.problems.push_back(what + ": line number repeated");
     check_currency(line.unit_price(), currency, what + " unit price", out.problems);
     check_currency(line.discount(), currency, what + " discount", out.problems);
     check_currency(line.line_total(), currency, what + " total", out.problems);
@@ -164,7 +168,8 @@ void check_payments(const v1::SaleCompleted& sale, const std::string& currency, 
 }  // namespace
 
 std::string rate_text(int rate_bp) {
-  return fmt::format("{}.{:02} %", rate_bp / 100, std::abs(rate_bp % 100));
+  const long long abs = std::llabs(static_cast<long long>(rate_bp));
+  return fmt::format("{}{}.{:02} %", rate_bp < 0 ? "-" : "", abs / 100, abs % 100);
 }
 
 bool line_total(std::int64_t quantity_milli, std::int64_t unit_price_minor,
@@ -176,6 +181,7 @@ bool line_total(std::int64_t quantity_milli, std::int64_t unit_price_minor,
 }
 
 std::int64_t pro_rata(std::int64_t total, std::int64_t part, std::int64_t whole) {
+  if (whole == 0) return 0;  // nothing was sold: nothing to take back
   i128 a = static_cast<i128>(total) * part, b = whole;
   if (b < 0) a = -a, b = -b;
   return static_cast<std::int64_t>(div_round(a, b));
@@ -183,7 +189,8 @@ std::int64_t pro_rata(std::int64_t total, std::int64_t part, std::int64_t whole)
 
 std::int64_t vat_of_gross(std::int64_t gross_minor, int rate_bp) {
   if (rate_bp <= 0) return 0;
-  return static_cast<std::int64_t>(div_round(static_cast<i128>(gross_minor) * rate_bp, 10000 + rate_bp));
+  return static_cast<std::int64_t>(
+      div_round(static_cast<i128>(gross_minor) * rate_bp, 10000 + static_cast<i128>(rate_bp)));
 }
 
 void add_gross(std::vector<VatTotal>& totals, int vat_category, int vat_rate_bp,

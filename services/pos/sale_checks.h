@@ -6,7 +6,8 @@
 // recorded, flagged, counted and listed, never fixed or dropped):
 // - one currency: every amount of the sale is in the currency of
 //   totals.gross (an amount of 0 with no currency is fine);
-// - each line: unit price and discount not negative; line_total =
+// - each line: a line number of 1 or more, not repeated in the sale; unit
+//   price and discount not negative; line_total =
 //   round(quantity x unit_price / 1000) - discount, rounded half away from
 //   zero (commercial rounding; quantities may be negative: goods taken back);
 //   a VAT category and a rate that fit (ZERO has rate 0, others > 0);
