@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -85,6 +86,52 @@ v1::Envelope product_envelope(std::size_t target_bytes, std::string_view sku,
 std::unique_ptr<Publisher> connected_publisher(const Endpoints& ep, std::size_t window,
                                                std::size_t payload, std::chrono::seconds timeout);
 
+// The answers to one Publisher's events, counted by the callbacks it runs on
+// its I/O thread: read them after flush() or once the Publisher is gone.
+struct AckTally {
+  Latencies ack;  // publish() call -> ack
+  std::uint64_t acked = 0, duplicates = 0, errors = 0;
+  std::uint64_t max_seq = 0;  // of the acknowledged events
+  Clock::time_point last_ack{};
+  // The callback for an event published at t0; the first NACKs are printed
+  // as "<label>: refused: ...".
+  Publisher::Callback callback(Clock::time_point t0, std::string_view label);
+};
+
+// The n-th envelope (from 0) of publisher `worker`.
+using MakeEnvelope = std::function<v1::Envelope(std::size_t worker, std::uint64_t n)>;
+
+struct PublishRun {
+  std::uint64_t events = 0, acked = 0, duplicates = 0, errors = 0;  // errors: NACKed or never answered
+  std::uint64_t max_seq = 0;  // of the acknowledged events
+  Latencies ack;              // publish() call (blocked time included) -> ack
+  Clock::time_point started{};  // when the publishers were let go
+  Clock::duration took{};       // start -> last ack
+  double client_cpu_s = 0;
+};
+
+// `events` envelopes split over `publishers` threads with a connected_publisher
+// each, published as fast as `window` lets them. make() runs on the worker's
+// thread before the clock of its event starts. Waits `timeout` for the acks.
+PublishRun publish_parallel(const Endpoints& ep, std::size_t publishers, std::uint64_t events,
+                            std::size_t window, std::chrono::seconds timeout, const MakeEnvelope& make);
+
+// Sending at a fixed rate from `start`: wait(n) sleeps until the n-th
+// (from 0) send time and returns the time it woke up.
+class Pacer {
+ public:
+  Pacer(std::int64_t per_second, Clock::time_point start);
+  Clock::time_point wait(std::uint64_t n);
+  // The latest wake-up after a send time so far.
+  Clock::duration max_lag() const { return max_lag_; }
+  std::int64_t max_lag_us() const;
+
+ private:
+  Clock::time_point start_;
+  Clock::duration period_;
+  Clock::duration max_lag_{};
+};
+
 double seconds(Clock::duration d);
 // User + system CPU time this process used so far, in seconds.
 double process_cpu_seconds();
@@ -93,5 +140,10 @@ int run_publish(Args& args);
 int run_latency(Args& args);
 int run_replay(Args& args);
 int run_startup(Args& args);
+int run_inventory_load(Args& args);
+int run_inventory_throughput(Args& args);
+int run_inventory_latency(Args& args);
+// eck-pos receipts rendered in process (receipt_render.cpp).
+int run_receipt_render(Args& args);
 
 }  // namespace eck::bench

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 #include <fmt/format.h>
 #include <google/protobuf/util/time_util.h>
@@ -96,6 +97,38 @@ v1::Envelope product_envelope(std::size_t target_bytes, std::string_view sku, st
     len = std::max(0L, len - diff);
   }
   return env;
+}
+
+Publisher::Callback AckTally::callback(Clock::time_point t0, std::string_view label) {
+  return [this, t0, label](const Ack* a, const PublishError* err) {
+    const auto now = Clock::now();
+    if (a) {
+      ack.add(now - t0);
+      ++acked;
+      if (a->duplicate) ++duplicates;
+      max_seq = std::max(max_seq, a->seq);
+      last_ack = now;
+    } else {
+      ++errors;
+      if (errors <= 3 && err) fmt::print(stderr, "{}: refused: {}\n", label, err->what());
+    }
+  };
+}
+
+Pacer::Pacer(std::int64_t per_second, Clock::time_point start)
+    : start_(start),
+      period_(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / static_cast<double>(per_second)))) {}
+
+Clock::time_point Pacer::wait(std::uint64_t n) {
+  const auto due = start_ + static_cast<Clock::rep>(n) * period_;
+  std::this_thread::sleep_until(due);
+  const auto now = Clock::now();
+  max_lag_ = std::max(max_lag_, now - due);
+  return now;
+}
+
+std::int64_t Pacer::max_lag_us() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(max_lag_).count();
 }
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }

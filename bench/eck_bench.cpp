@@ -31,6 +31,10 @@ constexpr Scenario kScenarios[] = {
     {"latency", eck::bench::run_latency},
     {"replay", eck::bench::run_replay},
     {"startup", eck::bench::run_startup},
+    {"inventory_load", eck::bench::run_inventory_load},
+    {"inventory_throughput", eck::bench::run_inventory_throughput},
+    {"inventory_latency", eck::bench::run_inventory_latency},
+    {"receipt_render", eck::bench::run_receipt_render},
 };
 
 constexpr const char* kUsage = R"(usage: eck-bench SCENARIO [options]
@@ -55,8 +59,32 @@ Scenarios (each prints one "scenario=<name> key=value ..." line on stdout):
               --config FILE      its configuration (required)
               --idle-ms N        idle time before reading VmRSS (default 2000)
               --timeout-s N      wait for READY=1 at most (default 60)
+  inventory_load        the backlog: catalog (applied by an eck-inventory
+                        started and stopped for it), then sales with no
+                        daemon running
+              --sales N          sales of 1-5 lines (default 100000)
+              --publishers N     publisher threads (default 4)
+  inventory_throughput  eck-inventory's sustained apply rate
+              --mode backlog     start it on the backlog, time until its
+                                 position reaches the journal (default)
+              --mode live        it runs while publishers push sales:
+                --sales N, --publishers N   as for inventory_load
+  inventory_latency     paced sales -> commit and StockLevelChanged latency
+  receipt_render        eck-pos receipt rendering, text and ESC/POS (no broker):
+                        --receipts N (20000) --lines N (5)
+              --rate N           sales per second (default 1000)
+              --seconds N        duration (default 10)
+              --no-commit-probe  skip the LISTEN-based commit measurement
+  every inventory scenario:
+              --inventory PATH   the eck-inventory binary (required)
+              --config FILE      its configuration (required)
+              --db-url URL       the bench database, readable: broker.journal
+                                 and inventory.* (required)
+              --products N       catalog size (default 1000)
+              --locations N      locations (default 3)
+              --timeout-s N      any one wait at most (default 600)
 
-Broker endpoints (publish, latency, replay):
+Broker endpoints (publish, latency, replay, inventory_*):
   --ingest URL   (default tcp://127.0.0.1:5570)
   --fanout URL   (default tcp://127.0.0.1:5571)
   --replay URL   (default tcp://127.0.0.1:5572)

@@ -11,10 +11,10 @@
 
 #include <fmt/format.h>
 #include <zmq.hpp>
-#include <zmq_addon.hpp>
 
 #include "bench.h"
 #include "eck/events.h"
+#include "fanout_subscriber.h"
 
 namespace eck::bench {
 namespace {
@@ -39,56 +39,25 @@ std::optional<Clock::time_point> parse_stamp(std::string_view s) {
 // samples, anything else (warm-up events) only counts as "seen".
 class Subscriber {
  public:
-  Subscriber(zmq::context_t& ctx, const std::string& endpoint) : sock_(ctx, zmq::socket_type::sub) {
-    sock_.set(zmq::sockopt::rcvhwm, 1000000);
-    sock_.set(zmq::sockopt::linger, 0);
-    sock_.set(zmq::sockopt::subscribe, kTopic);
-    sock_.connect(endpoint);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~Subscriber() { stop(); }
+  Subscriber(zmq::context_t& ctx, const std::string& endpoint)
+      : sub_(ctx, endpoint, kTopic, [this](const v1::Envelope& env, Clock::time_point now) {
+          if (auto t = parse_stamp(env.subject())) {
+            e2e_.add(now - *t);
+            stamped_.fetch_add(1);
+          }
+        }) {}
 
-  void stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  std::uint64_t seen() const { return seen_.load(); }
+  void stop() { sub_.stop(); }
+  std::uint64_t seen() const { return sub_.seen(); }
   std::uint64_t stamped() const { return stamped_.load(); }
   // After stop().
   Latencies& e2e() { return e2e_; }
-  std::uint64_t bad() const { return bad_; }
+  std::uint64_t bad() const { return sub_.bad(); }
 
  private:
-  void run() {
-    std::vector<zmq::message_t> frames;
-    v1::Envelope env;
-    while (!stop_) {
-      zmq::pollitem_t items[] = {{sock_.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 1, std::chrono::milliseconds(20));
-      if (!(items[0].revents & ZMQ_POLLIN)) continue;
-      for (;;) {
-        frames.clear();
-        if (!zmq::recv_multipart(sock_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
-        const auto now = Clock::now();
-        if (frames.size() != 3 || !env.ParseFromArray(frames[2].data(), static_cast<int>(frames[2].size()))) {
-          ++bad_;
-          continue;
-        }
-        if (auto t = parse_stamp(env.subject())) {
-          e2e_.add(now - *t);
-          stamped_.fetch_add(1);
-        }
-        seen_.fetch_add(1);
-      }
-    }
-  }
-
-  zmq::socket_t sock_;
-  std::thread thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<std::uint64_t> seen_{0}, stamped_{0};
   Latencies e2e_;
-  std::uint64_t bad_ = 0;
+  std::atomic<std::uint64_t> stamped_{0};
+  FanoutSubscriber sub_;  // last: its thread uses the members above
 };
 
 }  // namespace
@@ -116,41 +85,28 @@ int run_latency(Args& args) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
 
   const std::uint64_t total = static_cast<std::uint64_t>(rate * secs);
-  const auto period = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(1.0 / rate));
   fmt::print(stderr, "latency: {} events at {}/s for {} s\n", total, rate, secs);
-  Latencies ack;
-  ack.reserve(total);
-  std::uint64_t acked = 0, errors = 0;
-  Clock::duration max_lag{};
+  AckTally acks;
+  acks.ack.reserve(total);
   const double cpu0 = process_cpu_seconds();
   const auto start = Clock::now() + std::chrono::milliseconds(10);
+  Pacer pacer(rate, start);
   for (std::uint64_t n = 0; n < total; ++n) {
     // Build before the scheduled time; only the stamp is set at send time.
     auto env = product_envelope(payload, fmt::format("SKU-L-{:09}", n), stamp(Clock::time_point{}));
-    const auto due = start + static_cast<Clock::rep>(n) * period;
-    std::this_thread::sleep_until(due);
-    const auto t0 = Clock::now();
-    max_lag = std::max(max_lag, t0 - due);
+    const auto t0 = pacer.wait(n);
     env.set_subject(stamp(t0));
-    pub->publish(std::move(env), [&, t0](const Ack* a, const PublishError* err) {
-      if (a) {
-        ack.add(Clock::now() - t0);
-        ++acked;
-      } else {
-        ++errors;
-        if (errors <= 3 && err) fmt::print(stderr, "latency: refused: {}\n", err->what());
-      }
-    });
+    pub->publish(std::move(env), acks.callback(t0, "latency"));
   }
   const auto sent_at = Clock::now();
   if (!pub->flush(std::chrono::seconds(60))) fmt::print(stderr, "latency: not all acknowledged within 60 s\n");
-  pub.reset();  // joins the I/O thread: `ack`, `acked` and `errors` are ours now
+  pub.reset();  // joins the I/O thread: `acks` is ours now
   const auto wait_until = Clock::now() + std::chrono::seconds(5);
   while (sub.stamped() < total && Clock::now() < wait_until)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   sub.stop();
   const double cpu = process_cpu_seconds() - cpu0;
-  errors += total - std::min(total, acked + errors);
+  const std::uint64_t errors = acks.errors + total - std::min(total, acks.acked + acks.errors);
   const double achieved = static_cast<double>(total) / seconds(sent_at - start);
 
   Summary("latency")
@@ -158,15 +114,15 @@ int run_latency(Args& args) {
       .add("seconds", static_cast<std::int64_t>(secs))
       .add("events", total)
       .add("achieved_rate", static_cast<std::int64_t>(achieved))
-      .add("ack_p50_us", ack.percentile_us(0.50))
-      .add("ack_p99_us", ack.percentile_us(0.99))
-      .add("ack_p999_us", ack.percentile_us(0.999))
-      .add("ack_max_us", ack.max_us())
+      .add("ack_p50_us", acks.ack.percentile_us(0.50))
+      .add("ack_p99_us", acks.ack.percentile_us(0.99))
+      .add("ack_p999_us", acks.ack.percentile_us(0.999))
+      .add("ack_max_us", acks.ack.max_us())
       .add("e2e_p50_us", sub.e2e().percentile_us(0.50))
       .add("e2e_p99_us", sub.e2e().percentile_us(0.99))
       .add("e2e_max_us", sub.e2e().max_us())
       .add("e2e_received", static_cast<std::uint64_t>(sub.e2e().size()))
-      .add("send_lag_max_us", std::chrono::duration_cast<std::chrono::microseconds>(max_lag).count())
+      .add("send_lag_max_us", pacer.max_lag_us())
       .add("errors", errors + sub.bad())
       .add("client_cpu_s", cpu, 2)
       .print();

@@ -49,6 +49,7 @@ constexpr milliseconds kPollInterval{500};
 constexpr milliseconds kBackoffMin{100};
 constexpr milliseconds kBackoffMax{5000};
 constexpr std::size_t kMaxBatch = 1000;
+constexpr milliseconds kCountInterval{1000};
 
 std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
@@ -229,7 +230,7 @@ struct OutboxRelay::Impl {
         unstamped = std::move(*got);
         stamp(conn, unstamped);
         unstamped.clear();
-        count_pending(conn);
+        if (Clock::now() - last_count_ >= kCountInterval) count_pending(conn);
         backoff = kBackoffMin;
       } catch (const std::exception& e) {
         if (detail::is_db_trouble(e))
@@ -319,11 +320,26 @@ struct OutboxRelay::Impl {
   void stamp(pqxx::connection& conn, const std::vector<Answer>& done) {
     pqxx::work tx(conn, "eck-outbox-stamp");
     std::uint64_t acked = 0, rejected = 0;
+    // Acknowledged rows in one statement (arrays): one round trip per round,
+    // not per row.
+    std::string ids = "{", seqs = "{";
+    for (const auto& a : done) {
+      if (!a.seq) continue;
+      if (acked++) ids += ',', seqs += ',';
+      ids += std::to_string(a.id);
+      seqs += std::to_string(*a.seq);
+    }
+    ids += '}';
+    seqs += '}';
+    if (acked) {
+      tx.exec_params0(
+          "UPDATE outbox o SET acked_seq = u.seq, acked_at = now()"
+          " FROM unnest($1::bigint[], $2::bigint[]) AS u(id, seq) WHERE o.id = u.id",
+          ids, seqs);
+    }
     for (const auto& a : done) {
       if (a.seq) {
-        tx.exec_params0("UPDATE outbox SET acked_seq = $2, acked_at = now() WHERE id = $1", a.id,
-                        *a.seq);
-        ++acked;
+        continue;
       } else {
         tx.exec_params0("UPDATE outbox SET rejected = $2 WHERE id = $1", a.id,
                         detail::sanitize_text(a.rejected));
@@ -336,7 +352,12 @@ struct OutboxRelay::Impl {
     stats_.rejected += rejected;
   }
 
+  // A count over the unacknowledged rows costs a scan of the partial index,
+  // which dead tuples swell on a busy outbox: at most once per interval.
+  Clock::time_point last_count_{};
+
   void count_pending(pqxx::connection& conn) {
+    last_count_ = Clock::now();
     pqxx::read_transaction tx(conn, "eck-outbox-count");
     auto n = tx.exec1("SELECT count(*) FROM outbox WHERE acked_seq IS NULL AND rejected IS NULL")[0]
                  .as<std::uint64_t>();

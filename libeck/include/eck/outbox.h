@@ -36,7 +36,7 @@ void outbox_enqueue_all(pqxx::work& tx, std::vector<v1::Envelope>& envs, std::st
 
 struct OutboxStats {
   std::uint64_t published = 0;  // rows acknowledged since start
-  std::uint64_t pending = 0;    // rows neither acknowledged nor rejected (last look)
+  std::uint64_t pending = 0;    // rows neither acknowledged nor rejected (counted at most once a second)
   std::uint64_t rejected = 0;   // rows the broker refused for good since start
 };
 
