@@ -51,10 +51,6 @@ int run_service(const ServiceOptions& opts, Runtime& rt, Consumer::Handler handl
   co.fanout_endpoint = opts.bus.fanout;
   co.replay_endpoint = opts.bus.replay;
   co.max_batch = opts.max_batch;
-  // While it catches up, live messages queue behind the replay; past this
-  // many the consumer drops them and replays instead (gap repair), which
-  // keeps its memory bounded.
-  co.rcvhwm = 10000;
   Consumer consumer(co, db, std::move(handler), std::move(hooks));
 
   spdlog::info("ready: consuming {} from {}, publishing to {}", fmt::join(opts.topics, " "),
