@@ -143,7 +143,7 @@ struct Follower::Impl {
       case Mode::kLive:
         return fill_from_live(out);
       case Mode::kReplay:
-        return fill_from_replay(out);
+        return fill_from_replay(out) | drain_live(out);
       case Mode::kFindHead: {
         const bool live = fill_from_live(out);
         if (mode != Mode::kFindHead) return true;
@@ -207,6 +207,33 @@ struct Follower::Impl {
       // The broker has committed events we never saw: a lost tail.
       gap("heartbeat head " + std::to_string(hb_head_) + " is past " + std::to_string(considered_));
       return true;
+    }
+    return any;
+  }
+
+  // While replaying, the live feed is read and dropped: replay fetches the
+  // same events (and gap repair whatever arrives between replay's end and
+  // the first live message kept). Left unread, the SUB queue would fill to
+  // its high-water mark, hold memory, and stop libzmq's input: restarting
+  // that input under load trips an assertion in libzmq 4.3.4
+  // (stream_engine_base.cpp: _input_stopped), which aborts the process.
+  bool drain_live(std::deque<FollowedEvent>& out) {
+    bool any = false;
+    for (std::size_t n = 0; n < 10000; ++n) {
+      std::vector<zmq::message_t> f;
+      zmq::recv_result_t got;
+      try {
+        got = zmq::recv_multipart(*sub, std::back_inserter(f), zmq::recv_flags::dontwait);
+      } catch (const zmq::error_t& e) {
+        if (e.num() == EINTR) continue;
+        throw;
+      }
+      if (!got) break;
+      any = true;
+      // Heartbeats still count: they carry the journal id.
+      if (f.size() == 3 && f[0].to_string_view() == wire::kHeartbeatTopic) {
+        if (auto meta = wire::decode_meta(f[1].to_string_view())) take_heartbeat(*meta, f[2], out);
+      }
     }
     return any;
   }
