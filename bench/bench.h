@@ -145,5 +145,7 @@ int run_inventory_throughput(Args& args);
 int run_inventory_latency(Args& args);
 // eck-pos receipts rendered in process (receipt_render.cpp).
 int run_receipt_render(Args& args);
+// eck-pos recording a backlog of sales (pos_throughput.cpp).
+int run_pos_throughput(Args& args);
 
 }  // namespace eck::bench

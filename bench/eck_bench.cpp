@@ -35,6 +35,7 @@ constexpr Scenario kScenarios[] = {
     {"inventory_throughput", eck::bench::run_inventory_throughput},
     {"inventory_latency", eck::bench::run_inventory_latency},
     {"receipt_render", eck::bench::run_receipt_render},
+    {"pos_throughput", eck::bench::run_pos_throughput},
 };
 
 constexpr const char* kUsage = R"(usage: eck-bench SCENARIO [options]
@@ -70,6 +71,8 @@ Scenarios (each prints one "scenario=<name> key=value ..." line on stdout):
               --mode live        it runs while publishers push sales:
                 --sales N, --publishers N   as for inventory_load
   inventory_latency     paced sales -> commit and StockLevelChanged latency
+  pos_throughput        eck-pos recording a backlog of sales: --pos PATH --config FILE
+                        --db-url URL --sales N (50000)
   receipt_render        eck-pos receipt rendering, text and ESC/POS (no broker):
                         --receipts N (20000) --lines N (5)
               --rate N           sales per second (default 1000)

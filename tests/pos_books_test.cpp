@@ -357,6 +357,19 @@ TEST_F(PosBooks, SaleInsideTheOpenSessionBelongsToIt) {
             Lines{"2 700 383 27 410"});
 }
 
+// A huge basket (5,000 lines, far more than any till sends) is recorded
+// whole, consistent, and its receipt renders.
+TEST_F(PosBooks, HugeLineCountIsRecordedWhole) {
+  applies(opened("S1", 10000));
+  SaleBuilder b("HUGE");
+  for (int i = 0; i < 5000; ++i) b.line("Artikel" + std::to_string(i), kUnit, 100 + i % 50, i % 2 ? 700 : 1900);
+  applies(sale(b.build()));
+  EXPECT_EQ(value("SELECT count(*) FROM sale_line WHERE sale_id = 'HUGE'"), "5000");
+  EXPECT_EQ(sale_problems("HUGE"), Lines{});
+  EXPECT_EQ(value("SELECT sum(gross_minor) FROM sale_vat WHERE sale_id = 'HUGE'"),
+            value("SELECT gross_minor FROM sale WHERE sale_id = 'HUGE'"));
+}
+
 TEST_F(PosBooks, SaleWithNoOpenSessionIsRecordedAndFlagged) {
   applies(sale(SaleBuilder("A").build()));
   EXPECT_EQ(session_of("sale", "sale_id", "A"), "NULL");
