@@ -329,6 +329,15 @@ TEST_F(PosBooks, RegistersAreCreatedFromTheEventsThatNameThem) {
             (Lines{"till-1 Laden 1 3", "till-2 Filiale Nord 2 2", "till-3 Lager 4 4"}));
 }
 
+// Register ids and locations travel as array literals in one statement per
+// batch: quotes, commas, braces and backslashes must arrive as sent.
+TEST_F(PosBooks, RegisterIdsWithArraySyntaxArriveAsSent) {
+  const std::string odd = "till \"7\", {a,b} \\ NULL";
+  applies(sale(SaleBuilder("S-1").on(odd).build()));
+  EXPECT_EQ(column("SELECT register_id || '|' || location FROM register"), Lines{odd + "|Laden"});
+  EXPECT_EQ(value("SELECT register_id FROM sale WHERE sale_id = 'S-1'"), odd);
+}
+
 // ===========================================================================
 // Sales and drawer sessions
 

@@ -192,14 +192,7 @@ struct Follower::Impl {
     for (std::size_t n = 0; n < opts.max_batch * 4 + 64; ++n) {
       if (room_ == 0) return true;
       std::vector<zmq::message_t> f;
-      zmq::recv_result_t got;
-      try {
-        got = zmq::recv_multipart(*sub, std::back_inserter(f), zmq::recv_flags::dontwait);
-      } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;
-        throw;
-      }
-      if (!got) break;
+      if (!recv_live(f)) break;
       any = true;
       if (!take_live(f, out)) return true;  // switched to replay
     }
@@ -221,14 +214,7 @@ struct Follower::Impl {
     bool any = false;
     for (std::size_t n = 0; n < 10000; ++n) {
       std::vector<zmq::message_t> f;
-      zmq::recv_result_t got;
-      try {
-        got = zmq::recv_multipart(*sub, std::back_inserter(f), zmq::recv_flags::dontwait);
-      } catch (const zmq::error_t& e) {
-        if (e.num() == EINTR) continue;
-        throw;
-      }
-      if (!got) break;
+      if (!recv_live(f)) break;
       any = true;
       // Heartbeats still count: they carry the journal id.
       if (f.size() == 3 && f[0].to_string_view() == wire::kHeartbeatTopic) {
@@ -236,6 +222,19 @@ struct Follower::Impl {
       }
     }
     return any;
+  }
+
+  // One whole live message, without waiting; false when none is queued.
+  bool recv_live(std::vector<zmq::message_t>& f) {
+    for (;;) {
+      try {
+        return zmq::recv_multipart(*sub, std::back_inserter(f), zmq::recv_flags::dontwait)
+            .has_value();
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;
+        f.clear();
+      }
+    }
   }
 
   bool sub_has_more() { return (sub->get(zmq::sockopt::events) & ZMQ_POLLIN) != 0; }

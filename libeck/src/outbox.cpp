@@ -32,6 +32,7 @@
 
 #include "db_trouble.h"
 #include "eck/copy_buffer.h"
+#include "eck/sql_array.h"
 #include "eck/events.h"
 
 namespace eck {
@@ -322,25 +323,22 @@ struct OutboxRelay::Impl {
     std::uint64_t acked = 0, rejected = 0;
     // Acknowledged rows in one statement (arrays): one round trip per round,
     // not per row.
-    std::string ids = "{", seqs = "{";
+    std::vector<std::int64_t> ids;
+    std::vector<std::uint64_t> seqs;
     for (const auto& a : done) {
       if (!a.seq) continue;
-      if (acked++) ids += ',', seqs += ',';
-      ids += std::to_string(a.id);
-      seqs += std::to_string(*a.seq);
+      ids.push_back(a.id);
+      seqs.push_back(*a.seq);
     }
-    ids += '}';
-    seqs += '}';
+    acked = ids.size();
     if (acked) {
       tx.exec_params0(
           "UPDATE outbox o SET acked_seq = u.seq, acked_at = now()"
           " FROM unnest($1::bigint[], $2::bigint[]) AS u(id, seq) WHERE o.id = u.id",
-          ids, seqs);
+          sql_array(ids), sql_array(seqs));
     }
     for (const auto& a : done) {
-      if (a.seq) {
-        continue;
-      } else {
+      if (!a.seq) {
         tx.exec_params0("UPDATE outbox SET rejected = $2 WHERE id = $1", a.id,
                         detail::sanitize_text(a.rejected));
         ++rejected;

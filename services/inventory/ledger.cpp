@@ -9,6 +9,7 @@
 
 #include "eck/consumer.h"  // Rejected
 #include "eck/outbox.h"
+#include "eck/sql_array.h"
 
 namespace eck::inventory {
 
@@ -18,22 +19,6 @@ namespace {
 // tens of thousands of products stays well below it; memory stays bounded).
 constexpr std::size_t kMaxCachedLevels = 200'000;
 constexpr std::size_t kMaxCachedProducts = 200'000;
-
-// "{1,2,3}": an array parameter, so one statement carries a whole batch.
-template <typename T>
-std::string array_literal(const std::vector<T>& v) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (i) out += ',';
-    if constexpr (std::is_same_v<T, bool>) {
-      out += v[i] ? "t" : "f";
-    } else {
-      out += std::to_string(v[i]);
-    }
-  }
-  out += '}';
-  return out;
-}
 
 // Codes (locations, skus, barcodes) are printed in reports and logs and
 // compared byte for byte: no control characters, bounded length.
@@ -469,7 +454,7 @@ void Ledger::flush(pqxx::work& tx) {
         " SELECT * FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::bigint[])"
         " ON CONFLICT (product_id, location_id) DO UPDATE"
         " SET level_milli = EXCLUDED.level_milli, updated_seq = EXCLUDED.updated_seq",
-        array_literal(p), array_literal(l), array_literal(level), array_literal(seq));
+        sql_array(p), sql_array(l), sql_array(level), sql_array(seq));
     dirty_levels_.clear();
   }
 
@@ -492,8 +477,7 @@ void Ledger::flush(pqxx::work& tx) {
         " SELECT * FROM unnest($1::bigint[], $2::integer[], $3::bigint[], $4::boolean[], $5::bigint[])"
         " ON CONFLICT (product_id, location_id) DO UPDATE SET point_milli = EXCLUDED.point_milli,"
         " armed = EXCLUDED.armed, set_seq = EXCLUDED.set_seq",
-        array_literal(p), array_literal(l), array_literal(point), array_literal(armed),
-        array_literal(seq));
+        sql_array(p), sql_array(l), sql_array(point), sql_array(armed), sql_array(seq));
     dirty_points_.clear();
   }
 

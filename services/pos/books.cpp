@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "eck/consumer.h"  // Rejected
+#include "eck/sql_array.h"
 #include "sale_checks.h"
 #include "zreport.h"
 
@@ -22,22 +23,6 @@ using google::protobuf::util::TimeUtil;
 std::optional<std::string> timestamp(const google::protobuf::Timestamp& t) {
   if (t.seconds() == 0 && t.nanos() == 0) return std::nullopt;
   return TimeUtil::ToString(t);
-}
-
-// A text[] literal for COPY: {"a","b \"quoted\""}.
-std::string text_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
 }
 
 // Ids must be storable as they are: a NUL byte cannot be.
@@ -127,7 +112,7 @@ void Books::sale_completed(const Event& ev, pqxx::work& tx) {
   sales_.add(s.sale_id(), ev.seq, ev.envelope.event_id(), s.register_id(), location,
              cashier, session, currency, timestamp(s.started_at()), timestamp(s.finished_at()),
              s.training(), s.abandoned(), t.gross().minor(), t.net().minor(), t.vat().minor(),
-             t.change().minor(), text_array(check.problems));
+             t.change().minor(), sql_array(check.problems));
   for (int i = 0; i < s.lines_size(); ++i) {
     const auto& l = s.lines(i);
     lines_.add(s.sale_id(), i + 1, l.line_no(), text(l.sku(), check.problems), text(l.barcode(), check.problems),
@@ -252,7 +237,7 @@ void Books::sale_voided(const Event& ev, pqxx::work& tx) {
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text[])",
         v.void_id(), ev.seq, ev.envelope.event_id(), v.original_sale_id(), v.register_id(),
         v.location(), v.cashier(), session, v.whole_sale(), v.restock(), v.reason(),
-        timestamp(v.voided_at()), currency, voided_gross, text_array(problems));
+        timestamp(v.voided_at()), currency, voided_gross, sql_array(problems));
   });
   for (const auto& t : taken) {
     tx.exec_params0(
@@ -315,7 +300,7 @@ void Books::cash_movement(const Event& ev, pqxx::work& tx) {
       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[])",
       m.movement_id(), ev.seq, session, m.register_id(),
       m.direction() == v1::CASH_DIRECTION_IN ? "in" : "out", m.amount().minor(),
-      m.amount().currency(), m.reason(), timestamp(m.at()), text_array(problems)); });
+      m.amount().currency(), m.reason(), timestamp(m.at()), sql_array(problems)); });
 }
 
 void Books::drawer_closed(const Event& ev, pqxx::work& tx) {
@@ -366,22 +351,19 @@ void Books::sale_signed(const Event& ev, pqxx::work&) {
 
 void Books::flush(pqxx::work& tx) {
   if (!dirty_registers_.empty()) {
-    std::string ids = "{", locations = "{", seqs = "{";
-    std::vector<std::string> id_list, loc_list;
-    std::string sep;
+    std::vector<std::string> ids, locations;
+    std::vector<std::uint64_t> seqs;
     for (const auto& [id, seq] : dirty_registers_) {
-      id_list.push_back(id);
-      loc_list.push_back(registers_[id].location);
-      seqs += sep + std::to_string(seq);
-      sep = ",";
+      ids.push_back(id);
+      locations.push_back(registers_[id].location);
+      seqs.push_back(seq);
     }
-    seqs += "}";
     tx.exec_params0(
         "INSERT INTO register (register_id, location, first_seq, last_seq)"
         " SELECT r, l, s, s FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(r, l, s)"
         " ON CONFLICT (register_id) DO UPDATE SET last_seq = EXCLUDED.last_seq,"
         " location = CASE WHEN EXCLUDED.location = '' THEN register.location ELSE EXCLUDED.location END",
-        text_array(id_list), text_array(loc_list), seqs);
+        sql_array(ids), sql_array(locations), sql_array(seqs));
     dirty_registers_.clear();
   }
   claims_.write([&] {
